@@ -1,0 +1,160 @@
+import jax
+import numpy as np
+import numpyro
+import pytest
+from numpyro.infer import init_to_value
+from numpyro.infer.autoguide import AutoNormal
+from numpyro.infer.util import log_density
+from scipy.stats import multivariate_normal
+
+from vibook import posterior_samples, run_svi
+from vibook.data import make_mixture
+from vibook.models.gmm import (
+    GaussianMixture,
+    gmm,
+    gmm_init_values,
+    gmm_log_predictive,
+    gmm_point_estimate,
+    gmm_responsibilities,
+    relabel_draws,
+)
+
+
+def _trace(model, *args, **kwargs):
+    with numpyro.handlers.seed(rng_seed=0):
+        return numpyro.handlers.trace(model).get_trace(*args, **kwargs)
+
+
+def test_prior_predictive_shapes_and_ordered_1d_means():
+    tr = _trace(gmm, n=40, dim=3, n_components=4)
+    assert tr["x"]["value"].shape == (40, 3)
+    assert tr["corr_chol"]["value"].shape == (4, 3, 3)
+    tr = _trace(gmm, n=40, n_components=4)
+    assert tr["x"]["value"].shape == (40,)
+    assert np.all(np.diff(tr["locs"]["value"]) > 0)  # the 1-D means are ordered
+    tr = _trace(gmm, n=10, dim=2, n_components=2, covariance="diag")
+    assert "corr_chol" not in tr
+
+
+def test_mixture_log_prob_is_the_explicit_sum():
+    rng = np.random.default_rng(0)
+    w = np.array([0.2, 0.5, 0.3])
+    locs = rng.normal(size=(3, 2))
+    a = rng.normal(size=(3, 2, 2))
+    covs = a @ np.swapaxes(a, -1, -2) + 0.5 * np.eye(2)
+    x = rng.normal(size=(7, 2))
+    want = np.log(sum(w[k] * multivariate_normal(locs[k], covs[k]).pdf(x) for k in range(3)))
+    got = GaussianMixture(w, locs, np.linalg.cholesky(covs)).log_prob(x)
+    np.testing.assert_allclose(got, want, rtol=1e-5)  # float32 arithmetic
+    draws = {"weights": w, "locs": locs, "scales": np.ones((3, 2)), "corr_chol": None}
+    draws["corr_chol"] = np.linalg.cholesky(covs)  # unit scales: the factor is the covariance's
+    np.testing.assert_allclose(gmm_log_predictive(x, draws), want, rtol=1e-5)
+
+
+def test_minibatch_log_likelihood_is_unbiased():
+    # The minibatch log density, scaled by n / subsample_size, averages to the full one.
+    d = make_mixture(400, n_components=2, dim=2, seed=3)
+    params = {k: v for k, v in gmm_init_values(d["x"], 2).items()}
+    full, _ = log_density(gmm, (d["x"],), {"n_components": 2}, params)
+
+    def one(key):
+        seeded = numpyro.handlers.seed(gmm, key)
+        lp, _ = log_density(seeded, (d["x"],), {"n_components": 2, "subsample_size": 50}, params)
+        return lp
+
+    est = jax.vmap(one)(jax.random.split(jax.random.key(0), 2000))
+    se = float(np.std(est) / np.sqrt(est.shape[0]))
+    assert abs(float(np.mean(est)) - float(full)) < 4 * se + 1e-3 * abs(float(full))
+
+
+@pytest.fixture(scope="module")
+def fit2d():
+    d = make_mixture(1200, n_components=3, dim=2, separation=5.0, seed=1)
+    guide = AutoNormal(gmm, init_loc_fn=init_to_value(values=gmm_init_values(d["x"], 3)))
+    fit = run_svi(
+        jax.random.key(0),
+        gmm,
+        d["x"],
+        n_components=3,
+        guide=guide,
+        num_steps=800,
+        learning_rate=0.02,
+        num_samples=200,
+    )
+    return d, fit
+
+
+def test_svi_recovers_synthetic_truth_up_to_permutation(fit2d):
+    d, fit = fit2d
+    draws = relabel_draws(posterior_samples(fit), d["locs"])
+    est = gmm_point_estimate(draws)
+    # ~400 points per cluster with sd <= 1: the means' standard errors are <= 0.05; 0.2 allows
+    # 4 of them. Weights: binomial se sqrt(0.25 / 1200) ~ 0.015, tolerance 0.05.
+    np.testing.assert_allclose(est["locs"], d["locs"], atol=0.2)
+    np.testing.assert_allclose(est["weights"], d["weights"], atol=0.05)
+    np.testing.assert_allclose(est["covariances"], d["covariances"], atol=0.25)
+    r = gmm_responsibilities(d["x"], draws)
+    np.testing.assert_allclose(r.sum(1), 1.0, rtol=1e-5)
+    # Clusters 5 sd apart: almost every point goes to its own cluster.
+    assert np.mean(r.argmax(1) == d["labels"]) > 0.97
+
+
+def test_relabelling_undoes_label_switching(fit2d):
+    d, fit = fit2d
+    draws = {k: np.asarray(v) for k, v in posterior_samples(fit).items()}
+    rng = np.random.default_rng(0)
+    perms = np.stack([rng.permutation(3) for _ in range(draws["locs"].shape[0])])
+    rows = np.arange(perms.shape[0])[:, None]
+    switched = {k: v[rows, perms] for k, v in draws.items()}
+    # Switched draws average the clusters together; relabelled ones do not.
+    mixed = switched["locs"].mean(0)
+    assert np.min(np.linalg.norm(mixed[:, None] - d["locs"][None], axis=-1), axis=1).max() > 1.0
+    fixed = relabel_draws(switched, draws["locs"].mean(0))
+    for k in ("weights", "locs", "scales", "corr_chol"):
+        np.testing.assert_array_equal(fixed[k], draws[k])
+    # The predictive density does not depend on the labels at all.
+    np.testing.assert_allclose(
+        gmm_log_predictive(d["x"][:50], switched), gmm_log_predictive(d["x"][:50], draws), rtol=1e-5
+    )
+
+
+def test_1d_fit_has_ordered_means_near_truth():
+    d = make_mixture(600, n_components=2, dim=1, separation=5.0, seed=2)
+    fit = run_svi(
+        jax.random.key(1),
+        gmm,
+        d["x"],
+        n_components=2,
+        num_steps=1500,
+        learning_rate=0.02,
+        num_samples=200,
+    )
+    locs = np.asarray(posterior_samples(fit)["locs"])
+    assert np.all(np.diff(locs, axis=1) > 0)  # no label switching in any draw
+    np.testing.assert_allclose(locs.mean(0), d["locs"], atol=0.2)  # se <= 0.06
+
+
+def test_init_values_shapes_and_order():
+    d = make_mixture(300, n_components=3, dim=1, seed=0)
+    init = gmm_init_values(d["x"], 3)
+    assert np.all(np.diff(init["locs"]) > 0)
+    np.testing.assert_allclose(init["weights"].sum(), 1.0)
+    d = make_mixture(300, n_components=3, dim=2, seed=0)
+    init = gmm_init_values(d["x"], 3)
+    assert init["locs"].shape == (3, 2) and init["corr_chol"].shape == (3, 2, 2)
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="covariance"):
+        _trace(gmm, np.zeros((5, 2)), n_components=2, covariance="tied")
+    with pytest.raises(ValueError, match="subsample_size"):
+        _trace(gmm, np.zeros((5, 2)), n_components=2, subsample_size=10)
+    with pytest.raises(ValueError, match="x must be finite"):
+        _trace(gmm, np.array([0.0, np.nan]), n_components=2)
+    with pytest.raises(ValueError, match="give x"):
+        _trace(gmm, n_components=2)
+    with pytest.raises(ValueError, match="reference_locs"):
+        relabel_draws(
+            {"weights": np.ones((2, 3)) / 3, "locs": np.zeros((2, 3)), "scales": np.ones((2, 3))},
+            np.zeros(2),
+        )

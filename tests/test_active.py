@@ -1,0 +1,194 @@
+import logging
+import math
+
+import jax
+import numpy as np
+import pytest
+
+from vibook.active import (
+    ACQUISITIONS,
+    acquisition_scores,
+    bald,
+    initial_labelled,
+    labels_to_reach,
+    max_entropy,
+    random_scores,
+    run_active_learning,
+    select_batch,
+    variation_ratios,
+)
+
+
+def _h(*p):
+    """Entropy in nats of a probability vector, written out by hand."""
+    return -sum(q * math.log(q) for q in p if q > 0)
+
+
+# Four pool points, two posterior draws, three classes:
+#   0: the draws are sure and disagree  (epistemic: BALD high)
+#   1: the draws agree that it is a coin toss between 0 and 1  (aleatoric: BALD zero)
+#   2: the draws agree and are sure  (nothing to learn)
+#   3: the draws lean to opposite classes
+PROBS = np.array(
+    [
+        [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [0.7, 0.2, 0.1]],
+        [[0.0, 1.0, 0.0], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [0.1, 0.2, 0.7]],
+    ]
+)
+
+
+def test_bald_hand_computed():
+    # mean of point 3 is (0.4, 0.2, 0.4); each draw has entropy H(0.7, 0.2, 0.1)
+    expected = [math.log(2), 0.0, 0.0, _h(0.4, 0.2, 0.4) - _h(0.7, 0.2, 0.1)]
+    np.testing.assert_allclose(bald(PROBS), expected, atol=1e-12)
+
+
+def test_max_entropy_hand_computed():
+    expected = [math.log(2), math.log(2), 0.0, _h(0.4, 0.2, 0.4)]
+    np.testing.assert_allclose(max_entropy(PROBS), expected, atol=1e-12)
+
+
+def test_variation_ratios_hand_computed():
+    np.testing.assert_allclose(variation_ratios(PROBS), [0.5, 0.5, 0.0, 0.6], atol=1e-12)
+
+
+def test_bald_separates_disagreement_from_ambiguity():
+    # entropy cannot tell point 0 from point 1; BALD ranks the disagreement first
+    assert max_entropy(PROBS)[0] == pytest.approx(max_entropy(PROBS)[1])
+    assert bald(PROBS)[0] > bald(PROBS)[1] + 0.5
+    labelled = np.zeros(4, bool)
+    assert select_batch(bald(PROBS), labelled, 2).tolist() == [0, 3]
+    assert select_batch(max_entropy(PROBS), labelled, 3).tolist() == [3, 0, 1]
+
+
+def test_scores_by_name_match_the_functions(key):
+    for name in ("bald", "max_entropy", "variation_ratios"):
+        np.testing.assert_array_equal(acquisition_scores(name, PROBS), ACQUISITIONS[name](PROBS))
+    np.testing.assert_array_equal(
+        acquisition_scores("random", PROBS, rng_key=key), random_scores(PROBS, rng_key=key)
+    )
+
+
+def test_random_scores_reproducible_and_uniform_choice(key):
+    s = random_scores(PROBS, rng_key=key)
+    assert s.shape == (4,) and np.all((s >= 0) & (s < 1))
+    np.testing.assert_array_equal(s, random_scores(PROBS, rng_key=key))
+    # which of 4 points is picked first over 400 keys: each ~ Binomial(400, 1/4), sd 8.7;
+    # a band of +-40 (4.6 sd) fails by chance with probability ~1e-5
+    firsts = [
+        select_batch(random_scores(PROBS, rng_key=k), np.zeros(4, bool), 1)[0]
+        for k in jax.random.split(key, 400)
+    ]
+    counts = np.bincount(firsts, minlength=4)
+    assert np.all(np.abs(counts - 100) < 40), counts
+
+
+def test_select_batch_skips_labelled_and_breaks_ties_low():
+    scores = np.array([0.3, 0.9, 0.9, 0.1, 0.9])
+    labelled = np.array([False, False, True, False, False])
+    assert select_batch(scores, labelled, 3).tolist() == [1, 4, 0]
+    with pytest.raises(ValueError, match="batch_size must be at most the 4"):
+        select_batch(scores, labelled, 5)
+    with pytest.raises(ValueError, match="labelled must be a bool array"):
+        select_batch(scores, labelled.astype(int), 1)
+
+
+def test_acquisition_bad_input(key):
+    with pytest.raises(ValueError, match="sum to 1"):
+        bald(PROBS * 2)
+    with pytest.raises(ValueError, match="dimension"):
+        variation_ratios(PROBS[0])
+    with pytest.raises(ValueError, match="acquisition must be one of"):
+        acquisition_scores("margin", PROBS)
+    with pytest.raises(ValueError, match="needs rng_key"):
+        acquisition_scores("random", PROBS)
+
+
+def test_initial_labelled(key):
+    y = np.repeat(np.arange(4), [5, 6, 7, 8])
+    idx = initial_labelled(key, y, 3)
+    assert idx.shape == (12,) and len(set(idx.tolist())) == 12
+    np.testing.assert_array_equal(np.bincount(y[idx]), [3, 3, 3, 3])
+    np.testing.assert_array_equal(idx, initial_labelled(key, y, 3))
+    with pytest.raises(ValueError, match="at most the 5 points of class 0"):
+        initial_labelled(key, y, 6)
+
+
+def test_labels_to_reach():
+    n = np.array([20, 30, 40, 50])
+    acc = np.array([0.5, 0.96, 0.94, 0.97])
+    assert labels_to_reach(n, acc, 0.95) == 30.0
+    assert labels_to_reach(n, acc, 0.97) == 50.0
+    assert labels_to_reach(n, acc, 0.99) == math.inf
+
+
+def _blobs(seed, n_per_class):
+    """Three well-separated Gaussian blobs in 4-D: centres 6 sd apart, Bayes accuracy ~1."""
+    rng = np.random.default_rng(seed)
+    centres = 6.0 * np.eye(3, 4)
+    y = np.repeat(np.arange(3), n_per_class)
+    x = centres[y] + rng.normal(size=(y.size, 4))
+    return x.astype(np.float32), y.astype(np.int32)
+
+
+SMALL = dict(hidden=(8,), num_steps=150, num_draws=30, batch_size=5, n_rounds=3)
+
+
+def test_loop_records_and_acquires_top_scores(key):
+    x, y = _blobs(0, 40)
+    xt, yt = _blobs(1, 20)
+    res = run_active_learning(key, x, y, xt, yt, acquisition="bald", **SMALL)
+    np.testing.assert_array_equal(res.n_labels, [6, 11, 16, 21])
+    assert res.order.shape == (21,) and len(set(res.order.tolist())) == 21
+    np.testing.assert_array_equal(np.bincount(y[res.order[:6]]), [2, 2, 2])
+    assert res.scores.shape == (3, 120)
+    for r in range(3):
+        batch = res.order[6 + 5 * r : 11 + 5 * r]
+        s = res.scores[r]
+        # NaN exactly at the points labelled before this round
+        np.testing.assert_array_equal(np.flatnonzero(np.isnan(s)), np.sort(res.order[: 6 + 5 * r]))
+        # the batch is the five best unlabelled points
+        assert set(batch.tolist()) == set(np.argsort(-np.nan_to_num(s, nan=-1))[:5].tolist())
+    # blobs 6 sd apart: 21 labels are plenty; 0.9 leaves room for a weak variational fit
+    assert res.accuracy[-1] >= 0.9
+    assert res.seconds > 0
+
+
+def test_loop_compiles_once(caplog):
+    """No compilation after the first acquisition round: the labelled set is padded."""
+    x, y = _blobs(2, 30)
+    xt, yt = _blobs(3, 10)
+    marks = []
+
+    def callback(r, n, acc):
+        marks.append((r, len(caplog.records)))
+
+    # a configuration no other test uses, so its program is compiled here
+    cfg = dict(SMALL, hidden=(7,), num_steps=37, n_rounds=4)
+    with caplog.at_level(logging.WARNING), jax.log_compiles():
+        run_active_learning(jax.random.key(5), x, y, xt, yt, callback=callback, **cfg)
+    messages = [r.getMessage() for r in caplog.records]
+    fit_programs = [m for m in messages if m.startswith("Compiling jit(run)")]
+    assert len(fit_programs) == 1, fit_programs
+    # round 1 is the first to score the pool (a new shape); rounds 2-4 compile nothing
+    after_round_1 = dict(marks)[1]
+    assert messages[after_round_1:] == []
+    assert [r for r, _ in marks] == [0, 1, 2, 3, 4]
+
+
+def test_random_loop_matches_seed(key):
+    x, y = _blobs(4, 20)
+    a = run_active_learning(key, x, y, x, y, acquisition="random", **SMALL)
+    b = run_active_learning(key, x, y, x, y, acquisition="random", **SMALL)
+    np.testing.assert_array_equal(a.order, b.order)
+    np.testing.assert_allclose(a.accuracy, b.accuracy)
+
+
+def test_loop_bad_input(key):
+    x, y = _blobs(0, 10)
+    with pytest.raises(ValueError, match="acquisition must be one of"):
+        run_active_learning(key, x, y, x, y, acquisition="margin")
+    with pytest.raises(ValueError, match="must fit in the pool of 30"):
+        run_active_learning(key, x, y, x, y, batch_size=10, n_rounds=3)
+    with pytest.raises(ValueError, match="same length"):
+        run_active_learning(key, x, y[:-1], x, y)

@@ -1,0 +1,188 @@
+"""Posterior comparison, NUTS diagnostics and rank counts against cases with known answers."""
+
+import arviz_base as azb
+import matplotlib
+import numpy as np
+import pytest
+
+from vibook.diagnostics import compare_posteriors, nuts_diagnostics, rank_counts
+from vibook.plots import (
+    plot_chain_traces,
+    plot_divergences,
+    plot_marginal_overlay,
+    plot_rank_hist,
+)
+
+RNG = np.random.default_rng(0)
+N_CHAINS, N_DRAWS = 4, 1000
+
+
+def _tree(posterior, sample_stats=None):
+    groups = {"posterior": posterior}
+    if sample_stats is not None:
+        groups["sample_stats"] = sample_stats
+    return azb.from_dict(groups, dims={"theta": ["school"]})
+
+
+def _normal_tree(loc, scale, seed):
+    rng = np.random.default_rng(seed)
+    return _tree(
+        {
+            "mu": rng.normal(loc, scale, (N_CHAINS, N_DRAWS)),
+            "theta": rng.normal(loc, scale, (N_CHAINS, N_DRAWS, 3)),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def table():
+    fits = {"ref": _normal_tree(0.0, 1.0, 1), "shifted": _normal_tree(1.0, 1.0, 2)}
+    return compare_posteriors(fits, ci_prob=0.9)
+
+
+def test_compare_posteriors_tidy_table_per_scalar(table):
+    assert list(table.columns) == [
+        "variable",
+        "method",
+        "mean",
+        "sd",
+        "ci_low",
+        "ci_high",
+        "wasserstein",
+        "wasserstein_sd",
+    ]
+    assert table["variable"].unique().tolist() == ["mu", "theta[0]", "theta[1]", "theta[2]"]
+    assert len(table) == 8
+    ref = table[table["method"] == "ref"]
+    assert (ref["wasserstein"] == 0).all()
+
+
+def test_compare_posteriors_numbers_match_normal_theory(table):
+    # 4000 draws of N(0, 1): the sample mean has sd 0.016 and the sample sd about 0.011;
+    # the 5% and 95% sample quantiles have sd about 0.027. Tolerances are ~4 of those.
+    ref = table[table["method"] == "ref"]
+    np.testing.assert_allclose(ref["mean"], 0.0, atol=0.07)
+    np.testing.assert_allclose(ref["sd"], 1.0, atol=0.05)
+    np.testing.assert_allclose(ref["ci_low"], -1.645, atol=0.11)
+    np.testing.assert_allclose(ref["ci_high"], 1.645, atol=0.11)
+    # W1 between N(0, 1) and N(1, 1) is exactly the shift, 1; two samples of 4000 draws add
+    # an error of order 0.03 (sd of the difference of means 0.022 plus shape noise).
+    shifted = table[table["method"] == "shifted"]
+    np.testing.assert_allclose(shifted["wasserstein"], 1.0, atol=0.1)
+    np.testing.assert_allclose(shifted["wasserstein_sd"], shifted["wasserstein"] / ref["sd"].values)
+
+
+def test_compare_posteriors_wasserstein_of_scale_change():
+    # W1 between N(0, 1) and N(0, s^2) is |s - 1| * E|Z| = |s - 1| * sqrt(2 / pi).
+    fits = {"a": _normal_tree(0.0, 1.0, 3), "b": _normal_tree(0.0, 3.0, 4)}
+    t = compare_posteriors(fits, var_names=["mu"])
+    w = t.loc[t["method"] == "b", "wasserstein"].item()
+    assert w == pytest.approx(2 * np.sqrt(2 / np.pi), abs=0.1)
+
+
+def test_compare_posteriors_reference_and_errors():
+    fits = {"a": _normal_tree(0.0, 1.0, 5), "b": _normal_tree(2.0, 1.0, 6)}
+    t = compare_posteriors(fits, var_names="mu", reference="b")
+    assert t.loc[t["method"] == "b", "wasserstein"].item() == 0
+    with pytest.raises(ValueError, match="at least two"):
+        compare_posteriors({"a": fits["a"]})
+    with pytest.raises(TypeError, match="dict of method name"):
+        compare_posteriors([fits["a"], fits["b"]])
+    with pytest.raises(ValueError, match="reference must be one of"):
+        compare_posteriors(fits, reference="c")
+    with pytest.raises(ValueError, match="missing from the posterior"):
+        compare_posteriors(fits, var_names=["nope"])
+    with pytest.raises(TypeError, match="'posterior' group"):
+        compare_posteriors({"a": fits["a"], "b": np.zeros(3)})
+    with pytest.raises(ValueError, match="ci_prob"):
+        compare_posteriors(fits, ci_prob=1.5)
+
+
+def _stats(diverging=None, energy=None, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "diverging": np.zeros((N_CHAINS, N_DRAWS), bool) if diverging is None else diverging,
+        # White-noise energy has E-BFMI = E[(dE)^2] / Var(E) = 2.
+        "energy": rng.normal(size=(N_CHAINS, N_DRAWS)) if energy is None else energy,
+    }
+
+
+def test_nuts_diagnostics_pass_on_iid_draws():
+    diag = nuts_diagnostics(_tree({"mu": RNG.normal(size=(N_CHAINS, N_DRAWS))}, _stats()))
+    assert diag.ok and diag.problems == ()
+    assert diag.n_divergent == 0 and diag.n_draws == N_CHAINS * N_DRAWS
+    # White noise: E-BFMI near 2 (sd ~0.05 with 1000 draws), R-hat near 1, ESS near 4000.
+    np.testing.assert_allclose(diag.bfmi, 2.0, atol=0.25)
+    assert diag.table.loc["mu", "r_hat"] < 1.01
+    assert diag.table.loc["mu", "ess_bulk"] > 3000
+    assert "All checks passed" in str(diag)
+
+
+def test_nuts_diagnostics_name_each_failure_in_words():
+    draws = RNG.normal(size=(N_CHAINS, N_DRAWS))
+    draws[0] += 3.0  # one chain stuck elsewhere: R-hat far above 1.01
+    slow = np.cumsum(RNG.normal(size=(N_CHAINS, N_DRAWS)), axis=1)  # a random walk
+    diverging = np.zeros((N_CHAINS, N_DRAWS), bool)
+    diverging[1, :25] = True
+    # A random-walk energy changes little per step relative to its spread: E-BFMI << 0.3.
+    energy = np.cumsum(RNG.normal(size=(N_CHAINS, N_DRAWS)), axis=1)
+    diag = nuts_diagnostics(
+        _tree({"mu": draws, "tau": slow}, _stats(diverging=diverging, energy=energy))
+    )
+    assert not diag.ok
+    assert diag.n_divergent == 25 and diag.divergent_fraction == pytest.approx(25 / 4000)
+    text = " ".join(diag.problems)
+    assert "25 of 4000 transitions (0.6%) diverged" in text
+    assert "non-centred" in text
+    rhat_problem = next(p for p in diag.problems if p.startswith("R-hat above 1.01 for"))
+    assert "mu" in rhat_problem and "tau" in rhat_problem and "chains disagree" in rhat_problem
+    assert "Bulk ESS below 400" in text and "tau" in text
+    assert "E-BFMI below 0.3" in text
+    assert np.all(diag.bfmi < 0.3)
+    assert "PROBLEMS" in diag.report()
+
+
+def test_nuts_diagnostics_bad_input():
+    svi_like = _tree({"mu": RNG.normal(size=(1, 100))})
+    with pytest.raises(ValueError, match="sample_stats"):
+        nuts_diagnostics(svi_like)
+    with pytest.raises(TypeError, match="'posterior' group"):
+        nuts_diagnostics({"mu": 1})
+    with pytest.raises(ValueError, match="rhat_max"):
+        nuts_diagnostics(_tree({"mu": RNG.normal(size=(4, 100))}, _stats()), rhat_max=-1.0)
+
+
+def test_rank_counts_uniform_for_mixed_chains_and_skewed_for_stuck_one():
+    mixed = _tree({"mu": RNG.normal(size=(N_CHAINS, N_DRAWS))})
+    counts = rank_counts(mixed, "mu", bins=10)
+    assert counts.shape == (N_CHAINS, 10)
+    assert (counts.sum(axis=1) == N_DRAWS).all()
+    # Each bin expects 100 draws, binomial sd ~9.5: all within 5 sd.
+    assert np.all(np.abs(counts - 100) < 48)
+    stuck = RNG.normal(size=(N_CHAINS, N_DRAWS))
+    stuck[0] += 5.0
+    counts = rank_counts(_tree({"mu": stuck}), "mu", bins=10)
+    # The stuck chain holds the top 1000 of 4000 ranks: bins 7 (half), 8 and 9.
+    assert counts[0, -3:].sum() >= 995 and counts[0, -2:].sum() == 800
+    with pytest.raises(ValueError, match="coords"):
+        rank_counts(_normal_tree(0, 1, 0), "theta")
+    assert rank_counts(_normal_tree(0, 1, 0), "theta", coords={"school": 1}).shape == (4, 20)
+
+
+def test_plot_helpers_draw_and_return_axes():
+    matplotlib.use("Agg")
+    stats = _stats(diverging=np.eye(N_CHAINS, N_DRAWS, dtype=bool))
+    tree = _tree(
+        {"mu": RNG.normal(size=(N_CHAINS, N_DRAWS)), "tau": np.exp(RNG.normal(size=(4, 1000)))},
+        stats,
+    )
+    other = _tree({"mu": RNG.normal(1, 1, size=(1, 500)), "tau": np.ones((1, 500))})
+    ax = plot_marginal_overlay({"NUTS": tree, "SVI": other}, "mu")
+    assert len(ax.patches) > 0 and ax.get_legend() is not None
+    ax = plot_chain_traces(tree, "mu")
+    assert len(ax.lines) == N_CHAINS + 1  # one line per chain and the divergence marks
+    ax = plot_rank_hist(tree, "mu", bins=10)
+    assert len(ax.lines) >= N_CHAINS
+    ax = plot_divergences(tree, "mu", "tau", log_y=True)
+    assert ax.get_ylabel() == "log tau"
+    assert len(ax.collections[1].get_offsets()) == N_CHAINS  # one divergent draw per chain

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from vibook.metrics import (
+    accuracy,
+    brier_score,
+    calibration_bins,
+    expected_aleatoric_entropy,
+    expected_calibration_error,
+    mutual_information,
+    nll,
+    ood_auroc,
+    predictive_entropy,
+)
+
+PROBS = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+Y = np.array([0, 1, 1, 1])
+
+
+def test_accuracy_nll_brier_by_hand():
+    assert accuracy(PROBS, Y) == pytest.approx(0.75)
+    expected_nll = -(np.log(0.9) + np.log(0.8) + np.log(0.4) + np.log(0.7)) / 4
+    assert nll(PROBS, Y) == pytest.approx(expected_nll, rel=1e-12)
+    # (0.1^2 + 0.1^2), (0.2^2 * 2), (0.6^2 * 2), (0.3^2 * 2)
+    expected_brier = (0.02 + 0.08 + 0.72 + 0.18) / 4
+    assert brier_score(PROBS, Y) == pytest.approx(expected_brier, rel=1e-12)
+
+
+def test_ece_by_hand():
+    # Confidences 0.9, 0.8, 0.6, 0.7 with 2 bins (0, 0.5], (0.5, 1]: all in bin 2,
+    # mean confidence 0.75, accuracy 0.75 -> ECE 0.
+    assert expected_calibration_error(PROBS, Y, n_bins=2) == pytest.approx(0.0, abs=1e-12)
+    # 10 bins: each point alone; |acc - conf| = 0.1, 0.2, 0.6, 0.3 -> mean 0.3.
+    assert expected_calibration_error(PROBS, Y, n_bins=10) == pytest.approx(0.3, abs=1e-12)
+    bins = calibration_bins(PROBS, Y, n_bins=10)
+    assert bins["count"].sum() == 4
+    assert np.isnan(bins["accuracy"][0])  # empty bin
+    assert bins["accuracy"][5] == 0.0 and bins["confidence"][5] == pytest.approx(0.6)
+
+
+def test_perfectly_confident_and_right_is_calibrated():
+    p = np.eye(3)[[0, 1, 2, 1]]
+    assert expected_calibration_error(p, [0, 1, 2, 1]) == 0.0
+    assert nll(p, [0, 1, 2, 1]) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_entropy_and_mutual_information_by_hand():
+    # Two confident draws that disagree: total entropy log 2, aleatoric H(0.9, 0.1),
+    # epistemic the difference.
+    draws = np.array([[[0.9, 0.1]], [[0.1, 0.9]]])
+    h = -(0.9 * np.log(0.9) + 0.1 * np.log(0.1))
+    assert predictive_entropy(draws)[0] == pytest.approx(np.log(2))
+    assert expected_aleatoric_entropy(draws)[0] == pytest.approx(h)
+    assert mutual_information(draws)[0] == pytest.approx(np.log(2) - h)
+    # Draws that agree carry no epistemic uncertainty.
+    same = np.array([[[0.5, 0.5]], [[0.5, 0.5]]])
+    assert mutual_information(same)[0] == pytest.approx(0.0, abs=1e-12)
+    assert predictive_entropy(same)[0] == pytest.approx(np.log(2))
+    # A probability of exactly 0 contributes 0 (0 log 0 = 0).
+    assert predictive_entropy(np.array([[1.0, 0.0]]))[0] == 0.0
+
+
+def test_ood_auroc_by_hand_and_against_pairs():
+    assert ood_auroc([0.0, 0.1], [0.5, 0.9]) == 1.0
+    assert ood_auroc([0.5, 0.9], [0.0, 0.1]) == 0.0
+    assert ood_auroc([1.0], [1.0]) == 0.5  # a tie counts one half
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 5, 30).astype(float), rng.integers(2, 8, 20).astype(float)
+    pairs = np.mean((b[None, :] > a[:, None]) + 0.5 * (b[None, :] == a[:, None]))
+    assert ood_auroc(a, b) == pytest.approx(pairs, abs=1e-12)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="sum to 1"):
+        accuracy([[0.5, 0.6]], [0])
+    with pytest.raises(ValueError, match="labels below"):
+        nll(PROBS, [0, 1, 2, 1])
+    with pytest.raises(ValueError, match="one label per row"):
+        nll(PROBS, [0, 1])
+    with pytest.raises(ValueError, match="dimension"):
+        mutual_information(PROBS)

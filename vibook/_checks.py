@@ -1,0 +1,118 @@
+"""Input checks used at vibook's public boundary.
+
+Each check names the argument, what was expected and what was received, and raises
+``TypeError`` for the wrong kind of object or ``ValueError`` for the wrong value. Values that
+are JAX tracers (inside ``jit`` or an MCMC step) are passed through untouched: they were
+checked when they were concrete.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import jax
+import numpy as np
+
+
+def is_tracer(value) -> bool:
+    """Return True when ``value`` is an abstract JAX value with no concrete data."""
+    return isinstance(value, jax.core.Tracer)
+
+
+def check_key(rng_key, name: str = "rng_key"):
+    """Check that ``rng_key`` is a JAX PRNG key (``jax.random.key`` or ``PRNGKey``)."""
+    if is_tracer(rng_key):
+        return rng_key
+    if isinstance(rng_key, jax.Array):
+        if jax.dtypes.issubdtype(rng_key.dtype, jax.dtypes.prng_key) and rng_key.shape == ():
+            return rng_key
+        if rng_key.dtype == np.uint32 and rng_key.shape == (2,):
+            return rng_key
+    raise TypeError(
+        f"{name} must be a JAX random key such as jax.random.key(0) or jax.random.PRNGKey(0); "
+        f"got {type(rng_key).__name__} {getattr(rng_key, 'shape', '')}".rstrip()
+    )
+
+
+def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
+    """Check that ``value`` is an integer >= ``minimum`` (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}; got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
+    return int(value)
+
+
+def check_positive(value, name: str) -> float:
+    """Check that ``value`` is a finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number; got {type(value).__name__}")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0; got {value}")
+    return float(value)
+
+
+def check_real(value, name: str) -> float:
+    """Check that ``value`` is a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value}")
+    return float(value)
+
+
+def check_array(
+    value,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    integer: bool = False,
+    nonnegative: bool = False,
+    allow_empty: bool = False,
+):
+    """Check an array argument and return it as a NumPy array (tracers pass through).
+
+    Parameters
+    ----------
+    value : array_like
+        The argument.
+    name : str
+        The argument's name, used in the error message.
+    ndim : int or tuple of int, optional
+        Allowed number(s) of dimensions.
+    integer : bool
+        Values must be whole numbers (an integer dtype, or floats with no fractional part).
+    nonnegative : bool
+        Values must be >= 0.
+    allow_empty : bool
+        Whether an array with no elements is accepted.
+    """
+    if is_tracer(value):
+        return value
+    if value is None or isinstance(value, str | bytes | dict | set):
+        raise TypeError(f"{name} must be an array of numbers; got {type(value).__name__}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"{name} must be an array of numbers; could not convert it: {err}") from err
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise TypeError(f"{name} must hold integers or floats; got dtype {arr.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            raise ValueError(
+                f"{name} must have {' or '.join(map(str, allowed))} dimension(s); "
+                f"got shape {arr.shape}"
+            )
+    if arr.size == 0 and not allow_empty:
+        raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        raise ValueError(f"{name} must be finite; got {bad} NaN or infinite value(s)")
+    if integer and np.issubdtype(arr.dtype, np.floating) and np.any(arr != np.round(arr)):
+        raise ValueError(f"{name} must hold whole numbers (counts); got non-integer values")
+    if nonnegative and np.any(arr < 0):
+        raise ValueError(f"{name} must be >= 0; got minimum {arr.min()}")
+    return arr

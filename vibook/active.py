@@ -1,0 +1,509 @@
+"""Active learning: let the model's uncertainty choose which points to label next.
+
+In pool-based active learning a model is fitted to a few labelled points, scores every
+unlabelled point in a pool by how useful its label would be, asks for the labels of the
+best-scoring batch, refits, and repeats (Settles 2009). A Bayesian neural network gives
+scores that separate what the model cannot know (noisy, ambiguous inputs: aleatoric) from
+what it has not yet seen (epistemic); BALD asks for the points where the posterior draws
+disagree most, which is the second kind (Houlsby et al. 2011; Gal, Islam and Ghahramani
+2017).
+
+Every acquisition function takes class probabilities under posterior draws, an array of
+shape (n_draws, n_pool, n_classes) as :func:`vibook.models.bnn.predict_proba` returns them,
+and returns one score per pool point, shape (n_pool,): higher means "label this first".
+
+The loop :func:`run_active_learning` keeps the labelled set in arrays of a fixed size (the
+final number of labels) with a mask, so :func:`vibook.models.bnn.fit_bnn` and
+:func:`~vibook.models.bnn.predict_proba` are compiled once for the whole run; each round
+warm-starts the fit from the previous round's variational parameters.
+
+References
+----------
+Houlsby, Huszar, Ghahramani and Lengyel 2011, "Bayesian active learning for classification
+and preference learning", arXiv:1112.5745.
+Gal, Islam and Ghahramani 2017, "Deep Bayesian active learning with image data", ICML.
+Freeman 1965, "Elementary applied statistics" (variation ratios).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+
+from vibook._checks import check_array, check_key, check_positive, check_positive_int
+from vibook.metrics import accuracy, mutual_information, predictive_entropy
+from vibook.models.bnn import bnn_guide, fit_bnn, predict_proba
+
+__all__ = [
+    "ACQUISITIONS",
+    "ActiveLearningResult",
+    "acquisition_scores",
+    "bald",
+    "initial_labelled",
+    "labels_to_reach",
+    "max_entropy",
+    "random_scores",
+    "run_active_learning",
+    "select_batch",
+    "variation_ratios",
+]
+
+
+def bald(probs_draws) -> np.ndarray:
+    """BALD score: the mutual information between a point's label and the weights.
+
+    High where each posterior draw is confident but the draws disagree, so the label would
+    rule many of them out; low for points that are merely ambiguous, where every draw is
+    unsure in the same way (Houlsby et al. 2011). It is
+    :func:`vibook.metrics.mutual_information`.
+
+    Parameters
+    ----------
+    probs_draws : array of shape (n_draws, n_pool, n_classes)
+        Class probabilities under each posterior draw.
+
+    Returns
+    -------
+    array of shape (n_pool,)
+        ``H[mean_s p_s] - mean_s H[p_s]`` in nats, >= 0.
+    """
+    return mutual_information(probs_draws)
+
+
+def max_entropy(probs_draws) -> np.ndarray:
+    """Max-entropy score: the entropy of the posterior predictive, total uncertainty.
+
+    Picks points whose predicted label is most uncertain, whether because the draws
+    disagree or because the input is ambiguous (Shannon 1948; Gal et al. 2017). It is
+    :func:`vibook.metrics.predictive_entropy`.
+
+    Parameters
+    ----------
+    probs_draws : array of shape (n_draws, n_pool, n_classes)
+        Class probabilities under each posterior draw.
+
+    Returns
+    -------
+    array of shape (n_pool,)
+        ``H[mean_s p_s]`` in nats.
+    """
+    return predictive_entropy(_draws(probs_draws))
+
+
+def variation_ratios(probs_draws) -> np.ndarray:
+    """Variation ratio: one minus the probability of the most probable class.
+
+    Low when the posterior predictive puts almost all its mass on one class, high when it
+    spreads it out (Freeman 1965; Gal et al. 2017, who use ``1 - max_y p(y | x, D)``).
+
+    Parameters
+    ----------
+    probs_draws : array of shape (n_draws, n_pool, n_classes)
+        Class probabilities under each posterior draw.
+
+    Returns
+    -------
+    array of shape (n_pool,)
+        ``1 - max_c mean_s p_s(c)``, in ``[0, 1 - 1/n_classes]``.
+    """
+    p = _draws(probs_draws)
+    return 1.0 - p.mean(0).max(-1)
+
+
+def random_scores(probs_draws, *, rng_key) -> np.ndarray:
+    """Random acquisition: independent uniform scores, the baseline every method must beat.
+
+    Parameters
+    ----------
+    probs_draws : array of shape (n_draws, n_pool, n_classes)
+        Only its shape is used.
+    rng_key : jax.random key
+        Drives the scores.
+
+    Returns
+    -------
+    array of shape (n_pool,)
+        Uniform on [0, 1).
+    """
+    p = _draws(probs_draws)
+    return np.asarray(jax.random.uniform(check_key(rng_key), (p.shape[1],)), dtype=np.float64)
+
+
+ACQUISITIONS: dict[str, Callable] = {
+    "bald": bald,
+    "max_entropy": max_entropy,
+    "variation_ratios": variation_ratios,
+    "random": random_scores,
+}
+"""The acquisition functions by name."""
+
+
+def _draws(probs_draws) -> np.ndarray:
+    p = check_array(probs_draws, "probs_draws", ndim=3)
+    if np.any(p < -1e-6) or not np.allclose(p.sum(-1), 1.0, atol=1e-3):
+        raise ValueError("probs_draws must hold probabilities that sum to 1 over the last axis")
+    return np.clip(p.astype(np.float64), 0.0, 1.0)
+
+
+def _check_acquisition(name) -> str:
+    if name not in ACQUISITIONS:
+        raise ValueError(f"acquisition must be one of {sorted(ACQUISITIONS)}; got {name!r}")
+    return name
+
+
+def acquisition_scores(acquisition: str, probs_draws, *, rng_key=None) -> np.ndarray:
+    """Scores of the pool under the acquisition function called ``acquisition``.
+
+    Parameters
+    ----------
+    acquisition : str
+        One of ``"bald"``, ``"max_entropy"``, ``"variation_ratios"``, ``"random"``.
+    probs_draws : array of shape (n_draws, n_pool, n_classes)
+        Class probabilities under each posterior draw.
+    rng_key : jax.random key, optional
+        Needed by ``"random"`` only.
+
+    Returns
+    -------
+    array of shape (n_pool,)
+    """
+    fn = ACQUISITIONS[_check_acquisition(acquisition)]
+    if acquisition == "random":
+        if rng_key is None:
+            raise ValueError("acquisition 'random' needs rng_key; got None")
+        return fn(probs_draws, rng_key=rng_key)
+    return fn(probs_draws)
+
+
+def select_batch(scores, labelled, batch_size: int) -> np.ndarray:
+    """Indices of the ``batch_size`` highest-scoring points that are not labelled yet.
+
+    Parameters
+    ----------
+    scores : array of shape (n_pool,)
+        Acquisition scores (higher = label first).
+    labelled : array of bool of shape (n_pool,)
+        Which pool points already have labels; they are never picked.
+    batch_size : int
+        How many points to pick; at most the number of unlabelled points.
+
+    Returns
+    -------
+    array of int of shape (batch_size,)
+        Pool indices, best first; ties go to the lower index.
+    """
+    scores = check_array(scores, "scores", ndim=1).astype(np.float64)
+    labelled = np.asarray(labelled)
+    if labelled.dtype != bool or labelled.shape != scores.shape:
+        raise ValueError(
+            f"labelled must be a bool array of shape {scores.shape}; "
+            f"got {labelled.dtype} {labelled.shape}"
+        )
+    batch_size = check_positive_int(batch_size, "batch_size")
+    free = np.flatnonzero(~labelled)
+    if batch_size > free.size:
+        raise ValueError(
+            f"batch_size must be at most the {free.size} unlabelled points; got {batch_size}"
+        )
+    order = np.argsort(-scores[free], kind="stable")
+    return free[order[:batch_size]]
+
+
+def initial_labelled(rng_key, y, n_per_class: int) -> np.ndarray:
+    """A random starting set with ``n_per_class`` points of every class (Gal et al. 2017).
+
+    Parameters
+    ----------
+    rng_key : jax.random key
+        Which points are drawn.
+    y : array of int of shape (n_pool,)
+        Labels of the pool (only the classes' positions are used).
+    n_per_class : int
+        Points per class.
+
+    Returns
+    -------
+    array of int of shape (n_classes * n_per_class,)
+        Pool indices, grouped by class.
+    """
+    rng_key = check_key(rng_key)
+    y = check_array(y, "y", ndim=1, integer=True, nonnegative=True).astype(int)
+    n_per_class = check_positive_int(n_per_class, "n_per_class")
+    out = []
+    classes = np.unique(y)
+    for k, c in zip(jax.random.split(rng_key, len(classes)), classes, strict=True):
+        where = np.flatnonzero(y == c)
+        if where.size < n_per_class:
+            raise ValueError(
+                f"n_per_class must be at most the {where.size} points of class {c}; "
+                f"got {n_per_class}"
+            )
+        pick = np.asarray(jax.random.permutation(k, where.size))[:n_per_class]
+        out.append(where[pick])
+    return np.concatenate(out)
+
+
+class ActiveLearningResult(NamedTuple):
+    """The record of one run of :func:`run_active_learning`.
+
+    Attributes
+    ----------
+    acquisition : str
+        The acquisition function's name.
+    n_labels : array of int of shape (n_rounds + 1,)
+        Labelled points after each round (the first entry is the starting set).
+    accuracy : array of shape (n_rounds + 1,)
+        Test accuracy of the posterior predictive after each round.
+    order : array of int of shape (n_initial + n_rounds * batch_size,)
+        Pool indices in the order they were labelled: the starting set, then each batch,
+        best-scoring first.
+    scores : array of shape (n_rounds, n_pool)
+        The acquisition scores of the pool at each round, before that round's batch was
+        labelled (NaN for points labelled earlier).
+    seconds : float
+        Wall-clock time of the run, compilation included.
+    """
+
+    acquisition: str
+    n_labels: np.ndarray
+    accuracy: np.ndarray
+    order: np.ndarray
+    scores: np.ndarray
+    seconds: float
+
+
+def run_active_learning(
+    rng_key,
+    x_pool,
+    y_pool,
+    x_test,
+    y_test,
+    *,
+    acquisition: str = "bald",
+    n_classes: int | None = None,
+    n_initial_per_class: int = 2,
+    batch_size: int = 10,
+    n_rounds: int = 20,
+    num_draws: int = 100,
+    hidden=(20,),
+    activation: str = "tanh",
+    prior_scale=(3.0, 8.0),
+    num_steps: int = 500,
+    initial_fits: int = 4,
+    learning_rate: float = 0.01,
+    standardize: bool = True,
+    callback: Callable | None = None,
+) -> ActiveLearningResult:
+    """Pool-based active learning with a Bayesian neural network, compiled once.
+
+    Start from ``n_initial_per_class`` labelled points of each class; then, ``n_rounds``
+    times: score the unlabelled pool with ``acquisition`` on ``num_draws`` posterior draws,
+    label the ``batch_size`` best points, and refit the BNN (:func:`vibook.models.bnn.fit_bnn`,
+    mean-field VI) warm-started from the last round's variational parameters for
+    ``num_steps`` steps. Test accuracy is recorded after every fit (Gal et al. 2017).
+
+    The labelled set lives in arrays sized for the final number of labels, padded and
+    masked, so every fit and prediction has the same shapes and nothing is compiled after
+    the first round.
+
+    Parameters
+    ----------
+    rng_key : jax.random key
+        Drives the starting set, the fits, the posterior draws and random acquisition.
+    x_pool : array of shape (n_pool, d)
+        Inputs of the pool (the labels are revealed only when acquired).
+    y_pool : array of int of shape (n_pool,)
+        The pool's labels (the oracle).
+    x_test : array of shape (n_test, d)
+        Held-out inputs.
+    y_test : array of int of shape (n_test,)
+        Held-out labels.
+    acquisition : str
+        ``"bald"``, ``"max_entropy"``, ``"variation_ratios"`` or ``"random"``.
+    n_classes : int, optional
+        Number of classes; ``max(y_pool) + 1`` by default.
+    n_initial_per_class : int
+        Size per class of the random starting set.
+    batch_size : int
+        Points labelled per round.
+    n_rounds : int
+        Acquisition rounds.
+    num_draws : int
+        Posterior draws for the scores and for the test predictions.
+    hidden, activation, prior_scale
+        The network (see :func:`vibook.models.bnn.bnn`).
+    num_steps : int
+        SVI steps per fit.
+    initial_fits : int
+        The first fit, from scratch, runs ``initial_fits`` consecutive warm-started calls of
+        ``num_steps`` steps (the same compiled program), so it converges before the first
+        acquisition.
+    learning_rate : float
+        Adam step size.
+    standardize : bool
+        Centre and scale every input feature by the pool's mean and sd (the pool's inputs are
+        known, only its labels are not); features constant on the pool are left unscaled.
+    callback : callable, optional
+        Called after each fit as ``callback(round, n_labels, accuracy)``; round 0 is the
+        starting set.
+
+    Returns
+    -------
+    ActiveLearningResult
+    """
+    start = time.perf_counter()
+    rng_key = check_key(rng_key)
+    acquisition = _check_acquisition(acquisition)
+    x_pool = check_array(x_pool, "x_pool", ndim=2).astype(np.float32)
+    y_pool = check_array(y_pool, "y_pool", ndim=1, integer=True, nonnegative=True).astype(np.int32)
+    x_test = check_array(x_test, "x_test", ndim=2).astype(np.float32)
+    y_test = check_array(y_test, "y_test", ndim=1, integer=True, nonnegative=True).astype(np.int32)
+    if y_pool.shape[0] != x_pool.shape[0]:
+        raise ValueError(
+            f"x_pool and y_pool must have the same length; got {x_pool.shape[0]} and "
+            f"{y_pool.shape[0]}"
+        )
+    if y_test.shape[0] != x_test.shape[0] or x_test.shape[1] != x_pool.shape[1]:
+        raise ValueError(
+            f"x_test must be (len(y_test), {x_pool.shape[1]}); got {x_test.shape} and "
+            f"{y_test.shape[0]} labels"
+        )
+    if n_classes is None:
+        n_classes = int(max(y_pool.max(), y_test.max())) + 1
+    n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    n_rounds = check_positive_int(n_rounds, "n_rounds", minimum=0)
+    num_draws = check_positive_int(num_draws, "num_draws")
+    initial_fits = check_positive_int(initial_fits, "initial_fits")
+    check_positive(learning_rate, "learning_rate")
+
+    if standardize:
+        mu, sd = x_pool.mean(0), x_pool.std(0)
+        sd = np.where(sd > 0, sd, 1.0).astype(np.float32)
+        x_pool, x_test = (x_pool - mu) / sd, (x_test - mu) / sd
+
+    init_key, key = jax.random.split(rng_key)
+    start_idx = initial_labelled(init_key, y_pool, n_initial_per_class)
+    capacity = start_idx.size + n_rounds * batch_size
+    if capacity > x_pool.shape[0]:
+        raise ValueError(
+            f"n_rounds * batch_size + the starting set must fit in the pool of "
+            f"{x_pool.shape[0]}; got {capacity}"
+        )
+    # The labelled set: fixed-size arrays filled from the front, the rest masked out.
+    x_lab = np.zeros((capacity, x_pool.shape[1]), np.float32)
+    y_lab = np.zeros(capacity, np.int32)
+    mask = np.zeros(capacity, bool)
+    labelled = np.zeros(x_pool.shape[0], bool)
+    order: list[int] = []
+
+    def add(idx):
+        n = len(order)
+        x_lab[n : n + idx.size], y_lab[n : n + idx.size] = x_pool[idx], y_pool[idx]
+        mask[n : n + idx.size] = True
+        labelled[idx] = True
+        order.extend(int(i) for i in idx)
+
+    net = dict(
+        n_classes=n_classes,
+        hidden=tuple(hidden) if not isinstance(hidden, int) else (hidden,),
+        activation=activation,
+        prior_scale=tuple(prior_scale) if np.ndim(prior_scale) else float(prior_scale),
+    )
+    fit_kw = dict(net, num_steps=num_steps, learning_rate=learning_rate)
+
+    def refit(key, params, times):
+        if params is None:
+            key, init_key = jax.random.split(key)
+            params = _initial_params(init_key, jnp.asarray(x_lab), **net)
+        fit = None
+        for _ in range(times):
+            k, key = jax.random.split(key)
+            fit = fit_bnn(
+                k, x_lab.copy(), y_lab.copy(), mask=mask.copy(), init_params=params, **fit_kw
+            )
+            params = fit.params
+        return fit
+
+    def test_accuracy(key, fit):
+        p = predict_proba(key, fit, x_test, num_draws=num_draws)
+        return accuracy(np.asarray(p).mean(0), y_test)
+
+    add(start_idx)
+    _, fit_key, eval_key, key = jax.random.split(key, 4)
+    fit = refit(fit_key, None, initial_fits)
+    n_labels, accs, all_scores = [len(order)], [test_accuracy(eval_key, fit)], []
+    if callback is not None:
+        callback(0, n_labels[-1], accs[-1])
+    for r in range(1, n_rounds + 1):
+        draw_key, fit_key, eval_key, key = jax.random.split(key, 4)
+        if acquisition == "random":
+            scores = np.asarray(jax.random.uniform(draw_key, (x_pool.shape[0],)), np.float64)
+        else:
+            probs = predict_proba(draw_key, fit, x_pool, num_draws=num_draws)
+            scores = acquisition_scores(acquisition, probs)
+        all_scores.append(np.where(labelled, np.nan, scores))
+        add(select_batch(scores, labelled, batch_size))
+        fit = refit(fit_key, fit.params, 1)
+        n_labels.append(len(order))
+        accs.append(test_accuracy(eval_key, fit))
+        if callback is not None:
+            callback(r, n_labels[-1], accs[-1])
+    return ActiveLearningResult(
+        acquisition=acquisition,
+        n_labels=np.asarray(n_labels),
+        accuracy=np.asarray(accs),
+        order=np.asarray(order),
+        scores=np.asarray(all_scores).reshape(n_rounds, x_pool.shape[0]),
+        seconds=time.perf_counter() - start,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("n_classes", "hidden", "activation", "prior_scale"))
+def _initial_params(rng_key, x, *, n_classes, hidden, activation, prior_scale):
+    """The guide's starting parameters, typed exactly as a fit returns them.
+
+    ``fit_bnn`` started with ``init_params=None`` compiles for the guide's own initial values,
+    some of which are weakly typed, and a warm start then compiles a second time; starting
+    every fit from explicit float32 parameters keeps it to one program.
+    """
+    config = dict(n_classes=n_classes, hidden=hidden, activation=activation)
+    with numpyro.handlers.seed(rng_seed=rng_key):
+        tr = numpyro.handlers.trace(bnn_guide).get_trace(x, prior_scale=prior_scale, **config)
+    return {k: jnp.asarray(v["value"], jnp.float32) for k, v in tr.items() if v["type"] == "param"}
+
+
+def labels_to_reach(n_labels, accuracy, target: float = 0.95) -> float:
+    """The number of labels at which the accuracy first reaches ``target``.
+
+    Parameters
+    ----------
+    n_labels : array of int of shape (n,)
+        Labels after each round, increasing.
+    accuracy : array of shape (n,)
+        Test accuracy after each round.
+    target : float
+        Accuracy to reach, in (0, 1].
+
+    Returns
+    -------
+    float
+        The first ``n_labels[i]`` with ``accuracy[i] >= target``, or ``inf`` if never.
+    """
+    n_labels = check_array(n_labels, "n_labels", ndim=1)
+    accuracy = check_array(accuracy, "accuracy", ndim=1)
+    if n_labels.shape != accuracy.shape:
+        raise ValueError(
+            f"n_labels and accuracy must have the same shape; got {n_labels.shape} and "
+            f"{accuracy.shape}"
+        )
+    target = check_positive(target, "target")
+    hit = np.flatnonzero(accuracy >= target)
+    return float(n_labels[hit[0]]) if hit.size else float("inf")

@@ -1,0 +1,290 @@
+"""Non-Bayesian baselines with the BNN's architecture: MAP, MC dropout and deep ensembles.
+
+The network is :func:`vibook.models.bnn.bnn_apply` (same layers, same initialisation from
+the same prior), trained by Adam (``numpyro.optim``) on the log posterior, i.e. the
+negative log-likelihood plus the Gaussian prior's L2 penalty:
+
+* ``method="map"``: one network, a point estimate; its softmax is all the uncertainty it has.
+* ``method="dropout"``: trained with dropout on the hidden units and predicted with dropout
+  left on; the spread over dropout masks approximates a posterior (Gal and Ghahramani 2016).
+* ``method="ensemble"``: several networks from different random starts, trained
+  independently (vectorised, one compilation); the spread over members is the uncertainty
+  (Lakshminarayanan et al. 2017, without the adversarial-training option).
+
+Every method predicts with :func:`mlp_predict_proba` (shape (n_draws, n, n_classes)) or
+:func:`mlp_predict_regression`, so the scores in :mod:`vibook.metrics` apply to all of them
+and to the BNN alike.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+
+from vibook._checks import check_array, check_key, check_positive, check_positive_int
+from vibook.models.bnn import (
+    ACTIVATIONS,
+    _check_activation,
+    _check_hidden,
+    _prior_sds,
+    bnn_apply,
+)
+
+__all__ = ["MLPFit", "fit_mlp", "mlp_predict_proba", "mlp_predict_regression"]
+
+METHODS = ("map", "dropout", "ensemble")
+
+
+class MLPFit(NamedTuple):
+    """The result of :func:`fit_mlp`.
+
+    Attributes
+    ----------
+    weights : dict of str to array
+        ``w0, b0, ...`` (and ``log_sigma`` for regression); with a leading member axis of
+        length ``n_members`` for every method (1 for MAP and dropout).
+    losses : array of shape (n_members, num_steps)
+        Training loss (per-point negative log posterior) at each step.
+    config : dict
+        ``method``, ``n_classes``, ``hidden``, ``activation``, ``dropout``.
+    """
+
+    weights: dict[str, Any]
+    losses: np.ndarray
+    config: dict[str, Any]
+
+
+def _forward(weights, x, *, activation, dropout=0.0, key=None):
+    """The MLP with optional (inverted) dropout on every hidden layer's output."""
+    act = ACTIVATIONS[activation]
+    n_layers = sum(1 for k in weights if k.startswith("w") and k[1:].isdigit())
+    h = x
+    for i in range(n_layers):
+        h = h @ weights[f"w{i}"] + weights[f"b{i}"]
+        if i < n_layers - 1:
+            h = act(h)
+            if dropout > 0:
+                key, sub = jax.random.split(key)
+                keep = jax.random.bernoulli(sub, 1.0 - dropout, h.shape)
+                h = jnp.where(keep, h / (1.0 - dropout), 0.0)
+    return h
+
+
+@functools.lru_cache(maxsize=64)
+def _program(
+    n_classes, hidden, activation, prior_scale, dropout, num_steps, learning_rate, batch_size
+):
+    classify = n_classes is not None
+    opt = numpyro.optim.Adam(learning_rate)
+
+    def init(key, d):
+        sds = _prior_sds(d, hidden, n_classes if classify else 1, prior_scale)
+        keys = jax.random.split(key, len(sds))
+        weights = {
+            name: sd * jax.random.normal(k, shape)
+            for k, (name, (shape, sd)) in zip(keys, sds.items(), strict=True)
+        }
+        if not classify:
+            weights["log_sigma"] = jnp.asarray(0.0)
+        return weights, sds
+
+    def loss_fn(weights, key, x, y, n_total, sds):
+        out = _forward(weights, x, activation=activation, dropout=dropout, key=key)
+        if classify:
+            loglik = jnp.take_along_axis(jax.nn.log_softmax(out), y[:, None], axis=-1)[:, 0]
+        else:
+            sigma = jnp.exp(weights["log_sigma"])
+            loglik = (
+                -0.5 * ((y - out[:, 0]) / sigma) ** 2 - jnp.log(sigma) - 0.5 * jnp.log(2 * jnp.pi)
+            )
+        penalty = sum(0.5 * jnp.sum((weights[k] / sd) ** 2) for k, (_, sd) in sds.items())
+        return -jnp.mean(loglik) + penalty / n_total
+
+    @jax.jit
+    def run(key, x, y):
+        init_key, key = jax.random.split(key)
+        weights, sds = init(init_key, x.shape[1])
+        n = x.shape[0]
+
+        def step(state, key):
+            idx_key, drop_key = jax.random.split(key)
+            if batch_size is None:
+                xb, yb = x, y
+            else:
+                idx = jax.random.choice(idx_key, n, (batch_size,), replace=False)
+                xb, yb = x[idx], y[idx]
+            loss, grads = jax.value_and_grad(loss_fn)(
+                opt.get_params(state), drop_key, xb, yb, n, sds
+            )
+            return opt.update(grads, state), loss
+
+        state, losses = jax.lax.scan(step, opt.init(weights), jax.random.split(key, num_steps))
+        return opt.get_params(state), losses
+
+    return run
+
+
+def fit_mlp(
+    rng_key,
+    x,
+    y,
+    *,
+    method: str = "map",
+    n_classes: int | None = None,
+    hidden=(50,),
+    activation: str = "tanh",
+    prior_scale: float = 1.0,
+    dropout: float = 0.1,
+    n_members: int = 5,
+    num_steps: int = 2000,
+    learning_rate: float = 0.01,
+    batch_size: int | None = None,
+) -> MLPFit:
+    """Train the BNN's architecture without a posterior: MAP, MC dropout or a deep ensemble.
+
+    Parameters
+    ----------
+    rng_key : jax.random key
+        Drives initialisation, minibatches and dropout masks.
+    x : array of shape (n, d)
+        Inputs.
+    y : array of shape (n,)
+        Regression targets, or integer labels when ``n_classes`` is given.
+    method : {"map", "dropout", "ensemble"}
+        Which baseline (see the module docstring).
+    n_classes : int, optional
+        Number of classes; ``None`` for regression (Gaussian likelihood, learned noise sd).
+    hidden, activation : as in :func:`vibook.models.bnn.bnn`
+    prior_scale : float
+        The Gaussian prior behind the L2 penalty, as in :func:`vibook.models.bnn.bnn`.
+    dropout : float
+        Drop probability of hidden units for ``method="dropout"`` (ignored otherwise).
+    n_members : int
+        Ensemble size for ``method="ensemble"``.
+    num_steps, learning_rate, batch_size
+        Adam steps, step size, and minibatch size (full batch by default).
+
+    Returns
+    -------
+    MLPFit
+    """
+    rng_key = check_key(rng_key)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    x = jnp.asarray(check_array(x, "x", ndim=2), dtype=jnp.float32)
+    classify = n_classes is not None
+    if classify:
+        n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
+        y = check_array(y, "y", ndim=1, integer=True, nonnegative=True)
+        if y.max() >= n_classes:
+            raise ValueError(f"y must hold labels in 0..{n_classes - 1}; got {y.max()}")
+        y = jnp.asarray(y, dtype=jnp.int32)
+    else:
+        y = jnp.asarray(check_array(y, "y", ndim=1), dtype=jnp.float32)
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"x and y must have the same length; got {x.shape[0]} and {y.shape[0]}")
+    if method == "dropout":
+        dropout = float(dropout)
+        if not 0 < dropout < 1:
+            raise ValueError(f"dropout must be in (0, 1); got {dropout}")
+    else:
+        dropout = 0.0
+    n_members = check_positive_int(n_members, "n_members") if method == "ensemble" else 1
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if batch_size >= x.shape[0]:
+            batch_size = None
+    hidden = _check_hidden(hidden)
+    activation = _check_activation(activation)
+    run = _program(
+        n_classes,
+        hidden,
+        activation,
+        check_positive(prior_scale, "prior_scale"),
+        dropout,
+        check_positive_int(num_steps, "num_steps"),
+        check_positive(learning_rate, "learning_rate"),
+        batch_size,
+    )
+    keys = jax.random.split(rng_key, n_members)
+    weights, losses = jax.vmap(run, in_axes=(0, None, None))(keys, x, y)
+    losses = np.asarray(losses)
+    if not np.all(np.isfinite(losses)):
+        raise FloatingPointError(
+            f"fit_mlp diverged: try a smaller learning_rate (now {learning_rate})"
+        )
+    config = {
+        "method": method,
+        "n_classes": n_classes,
+        "hidden": hidden,
+        "activation": activation,
+        "dropout": dropout,
+    }
+    return MLPFit(weights=weights, losses=losses, config=config)
+
+
+@functools.partial(jax.jit, static_argnames=("activation", "dropout", "num_draws"))
+def _dropout_outputs(key, weights, x, activation, dropout, num_draws):
+    one = {k: v[0] for k, v in weights.items() if k != "log_sigma"}
+    keys = jax.random.split(key, num_draws)
+    return jax.vmap(lambda k: _forward(one, x, activation=activation, dropout=dropout, key=k))(keys)
+
+
+def _outputs(rng_key, fit, x, num_draws):
+    if not isinstance(fit, MLPFit):
+        raise TypeError(f"fit must be an MLPFit from fit_mlp; got {type(fit).__name__}")
+    rng_key = check_key(rng_key)
+    x = jnp.asarray(check_array(x, "x", ndim=2), dtype=jnp.float32)
+    cfg = fit.config
+    if cfg["method"] == "dropout":
+        num_draws = check_positive_int(num_draws, "num_draws")
+        return _dropout_outputs(
+            rng_key, fit.weights, x, cfg["activation"], cfg["dropout"], num_draws
+        )
+    weights = {k: v for k, v in fit.weights.items() if k != "log_sigma"}
+    return bnn_apply(weights, x, activation=cfg["activation"])
+
+
+def mlp_predict_proba(rng_key, fit: MLPFit, x, *, num_draws: int = 100):
+    """Class probabilities of a baseline, one row per draw (dropout mask or member).
+
+    Parameters
+    ----------
+    rng_key : jax.random key
+        Drives the dropout masks (unused by MAP and ensembles).
+    fit : MLPFit
+        A classification fit.
+    x : array of shape (n, d)
+        Inputs.
+    num_draws : int
+        Dropout masks for ``method="dropout"``; MAP gives 1 row and an ensemble one per member.
+
+    Returns
+    -------
+    array of shape (n_draws, n, n_classes)
+    """
+    if isinstance(fit, MLPFit) and fit.config["n_classes"] is None:
+        raise ValueError("mlp_predict_proba needs a classification fit (n_classes given)")
+    return jax.nn.softmax(_outputs(rng_key, fit, x, num_draws), axis=-1)
+
+
+def mlp_predict_regression(rng_key, fit: MLPFit, x, *, num_draws: int = 100):
+    """Regression outputs of a baseline, one row per draw (dropout mask or member).
+
+    Returns
+    -------
+    mean : array of shape (n_draws, n)
+    sigma : array of shape (n_draws,)
+        The learned noise sd, repeated for dropout draws.
+    """
+    if isinstance(fit, MLPFit) and fit.config["n_classes"] is not None:
+        raise ValueError("mlp_predict_regression needs a regression fit (n_classes=None)")
+    mean = _outputs(rng_key, fit, x, num_draws)[..., 0]
+    sigma = jnp.exp(fit.weights["log_sigma"])
+    sigma = jnp.broadcast_to(sigma, (mean.shape[0],)) if sigma.shape[0] == 1 else sigma
+    return mean, sigma

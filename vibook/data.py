@@ -1,0 +1,540 @@
+"""Data sets, all available offline.
+
+Each one is shipped with vibook (small, with source and licence noted), shipped with a
+dependency (scikit-learn's digits, gensim's test corpora), or generated from a known truth.
+
+Nothing here touches the network. Shipped files live in ``vibook/datafiles/`` with a
+``README.md`` there giving each file's source and licence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from vibook._checks import check_array, check_positive, check_positive_int
+
+# --- Mixtures: Old Faithful, synthetic mixtures with known parameters (GMM) ---
+
+FAITHFUL_COLUMNS = ("eruptions", "waiting")
+
+
+def load_faithful() -> np.ndarray:
+    """The Old Faithful geyser data: 272 eruptions, each a duration and the wait before it.
+
+    Two clusters are plain to the eye (short eruptions after short waits, long after long),
+    which makes it the classic first data set for Gaussian mixtures (Bishop 2006, Fig. 9.1).
+    Shipped as ``vibook/datafiles/faithful.csv``; the values are those of R's
+    ``datasets::faithful`` (Azzalini and Bowman 1990; Härdle 1991), in the public domain.
+
+    Returns
+    -------
+    ndarray of shape (272, 2)
+        Columns :data:`FAITHFUL_COLUMNS`: eruption time and waiting time, in minutes.
+
+    References
+    ----------
+    Azzalini and Bowman (1990), "A look at some data on the Old Faithful geyser",
+    *Applied Statistics* 39, 357-365. Härdle (1991), *Smoothing Techniques with
+    Implementation in S*, Springer.
+    """
+    path = resources.files("vibook") / "datafiles" / "faithful.csv"
+    with path.open("r", encoding="utf-8") as fh:
+        return np.loadtxt(fh, delimiter=",", skiprows=1)
+
+
+def make_mixture(
+    n: int,
+    *,
+    n_components: int = 3,
+    dim: int = 2,
+    separation: float = 4.0,
+    concentration: float = 10.0,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Draw points from a random Gaussian mixture and return them with the truth behind them.
+
+    The means are placed at random with every pair at least ``separation`` apart (in units of
+    the cluster standard deviations, about 1), so recovery can be checked up to a renaming of
+    the clusters.
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    n_components : int
+        Number of clusters ``K``.
+    dim : int
+        Dimension; ``1`` returns points of shape (n,), like the 1-D :func:`vibook.models.gmm`.
+    separation : float
+        Minimum distance between two cluster means (> 0).
+    concentration : float
+        The weights are a Dirichlet(concentration) draw; large values give near-equal weights.
+    seed : int
+        Seed of the NumPy generator.
+
+    Returns
+    -------
+    dict
+        ``x`` (n,) or (n, dim), ``labels`` (n,) the true cluster of each point, ``weights``
+        (K,), ``locs`` (K,) or (K, dim), ``covariances`` (K, dim, dim). In 1-D the clusters are
+        sorted by mean, matching the ordered 1-D model.
+    """
+    n = check_positive_int(n, "n")
+    k = check_positive_int(n_components, "n_components")
+    dim = check_positive_int(dim, "dim")
+    separation = check_positive(separation, "separation")
+    concentration = check_positive(concentration, "concentration")
+    rng = np.random.default_rng(seed)
+    box = separation * max(1.0, k ** (1.0 / dim))
+    locs = [rng.uniform(-box, box, dim)]
+    tries = 0
+    while len(locs) < k:
+        cand = rng.uniform(-box, box, dim)
+        tries += 1
+        if min(np.linalg.norm(cand - m) for m in locs) >= separation:
+            locs.append(cand)
+        elif tries % 1000 == 0:
+            box *= 1.2
+    locs = np.asarray(locs)
+    if dim == 1:
+        locs = np.sort(locs, axis=0)
+    covs = []
+    for _ in range(k):
+        sd = rng.uniform(0.5, 1.0, dim)
+        if dim > 1:
+            q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+            covs.append(q @ np.diag(sd**2) @ q.T)
+        else:
+            covs.append(np.diag(sd**2))
+    covs = np.asarray(covs)
+    weights = rng.dirichlet(np.full(k, concentration))
+    labels = rng.choice(k, size=n, p=weights)
+    chol = np.linalg.cholesky(covs)
+    x = locs[labels] + np.einsum("nij,nj->ni", chol[labels], rng.normal(size=(n, dim)))
+    if dim == 1:
+        x, locs = x[:, 0], locs[:, 0]
+    return {"x": x, "labels": labels, "weights": weights, "locs": locs, "covariances": covs}
+
+
+# --- Text corpora: gensim's Lee background corpus, synthetic LDA corpora (LDA) ---
+
+
+@dataclass(frozen=True, eq=False)
+class Corpus:
+    """A bag-of-words corpus as padded sparse rows, ready for :func:`vibook.models.lda`.
+
+    Document ``d`` holds ``counts[d, j]`` copies of word ``word_ids[d, j]``; each row lists
+    the document's distinct words first and is padded with zero counts (word id 0) up to the
+    longest document's number of distinct words. This keeps every minibatch a dense
+    (batch, slots) block that JAX can gather from, without a dense (n_docs, n_vocab) matrix.
+
+    Attributes
+    ----------
+    counts : ndarray of shape (n_docs, n_slots)
+        Word counts (int32), zero in padding slots.
+    word_ids : ndarray of shape (n_docs, n_slots)
+        Vocabulary index of each slot (int32).
+    vocab : tuple of str
+        The words, by index.
+    texts : tuple of tuple of str, optional
+        The tokenised documents (stop words removed), for coherence scores.
+    topics : ndarray of shape (n_topics, n_vocab), optional
+        The true topic-word distributions of a synthetic corpus.
+    doc_topics : ndarray of shape (n_docs, n_topics), optional
+        The true topic proportions of each document of a synthetic corpus.
+    """
+
+    counts: np.ndarray
+    word_ids: np.ndarray
+    vocab: tuple
+    texts: tuple | None = None
+    topics: np.ndarray | None = None
+    doc_topics: np.ndarray | None = None
+
+    @property
+    def n_docs(self) -> int:
+        """Number of documents."""
+        return self.counts.shape[0]
+
+    @property
+    def n_vocab(self) -> int:
+        """Number of words in the vocabulary."""
+        return len(self.vocab)
+
+    @property
+    def doc_lengths(self) -> np.ndarray:
+        """Number of tokens in each document, array of shape (n_docs,)."""
+        return self.counts.sum(axis=1)
+
+    def to_csr(self):
+        """The document-word count matrix as a ``scipy.sparse`` CSR matrix (n_docs, n_vocab)."""
+        from scipy import sparse
+
+        rows = np.repeat(np.arange(self.n_docs), self.counts.shape[1])
+        keep = self.counts.ravel() > 0
+        return sparse.csr_matrix(
+            (self.counts.ravel()[keep], (rows[keep], self.word_ids.ravel()[keep])),
+            shape=(self.n_docs, self.n_vocab),
+        )
+
+    def to_bow(self) -> list[list[tuple[int, int]]]:
+        """The corpus in gensim's format: per document, a list of ``(word_id, count)``."""
+        return [
+            [(int(w), int(c)) for w, c in zip(wd, cd, strict=True) if c > 0]
+            for wd, cd in zip(self.word_ids, self.counts, strict=True)
+        ]
+
+    def dictionary(self):
+        """A ``gensim.corpora.Dictionary`` whose ids are this corpus's word indices."""
+        from gensim.corpora import Dictionary
+
+        d = Dictionary()
+        d.token2id = {w: i for i, w in enumerate(self.vocab)}
+        d.id2token = dict(enumerate(self.vocab))
+        return d
+
+
+def corpus_from_counts(counts, vocab=None, **extra) -> Corpus:
+    """Build a :class:`Corpus` from a dense or ``scipy.sparse`` document-word count matrix.
+
+    Parameters
+    ----------
+    counts : array_like or scipy.sparse matrix of shape (n_docs, n_vocab)
+        Non-negative whole-number counts; every document must have at least one word.
+    vocab : sequence of str, optional
+        The words; ``w0, w1, ...`` by default.
+    **extra
+        Further :class:`Corpus` fields (``texts``, ``topics``, ``doc_topics``).
+
+    Raises
+    ------
+    ValueError
+        For negative or non-integer counts, an empty document or an empty vocabulary.
+    """
+    from scipy import sparse
+
+    if sparse.issparse(counts):
+        mat = sparse.csr_matrix(counts)
+        if mat.shape[1] == 0:
+            raise ValueError("counts must have at least one vocabulary column; got 0")
+        mat.sum_duplicates()
+        check_array(mat.data, "counts", integer=True, nonnegative=True, allow_empty=True)
+        mat.eliminate_zeros()
+    else:
+        arr = check_array(counts, "counts", ndim=2, integer=True, nonnegative=True)
+        if arr.shape[1] == 0:
+            raise ValueError("counts must have at least one vocabulary column; got 0")
+        mat = sparse.csr_matrix(arr)
+    n_docs, n_vocab = mat.shape
+    if vocab is None:
+        vocab = tuple(f"w{i}" for i in range(n_vocab))
+    vocab = tuple(str(w) for w in vocab)
+    if len(vocab) != n_vocab:
+        raise ValueError(f"vocab must have {n_vocab} words (one per column); got {len(vocab)}")
+    nnz = np.diff(mat.indptr)
+    if np.any(nnz == 0):
+        raise ValueError(
+            f"every document must contain at least one word; document(s) "
+            f"{np.flatnonzero(nnz == 0)[:5].tolist()} are empty"
+        )
+    slots = int(nnz.max())
+    word_ids = np.zeros((n_docs, slots), np.int32)
+    padded = np.zeros((n_docs, slots), np.int32)
+    cols = np.arange(mat.nnz) - np.repeat(mat.indptr[:-1], nnz)
+    rows = np.repeat(np.arange(n_docs), nnz)
+    word_ids[rows, cols] = mat.indices
+    padded[rows, cols] = mat.data.astype(np.int64)
+    return Corpus(counts=padded, word_ids=word_ids, vocab=vocab, **extra)
+
+
+def load_lee_corpus(*, no_below: int = 5, no_above: float = 0.5) -> Corpus:
+    """The Lee background corpus: 300 Australian news articles that ship with gensim.
+
+    Each article is lower-cased and tokenised by gensim's ``simple_preprocess``, English stop
+    words (``gensim.parsing.preprocessing.STOPWORDS``) are dropped, and words found in fewer
+    than ``no_below`` articles or in more than a fraction ``no_above`` of them are removed
+    (``Dictionary.filter_extremes``). The file is gensim's test data
+    (``gensim.test.utils.datapath("lee_background.cor")``, LGPL like gensim); nothing is
+    downloaded.
+
+    Parameters
+    ----------
+    no_below : int
+        Keep words that occur in at least this many articles.
+    no_above : float
+        Keep words that occur in at most this fraction of the articles, in (0, 1].
+
+    Returns
+    -------
+    Corpus
+        With ``texts``, the tokenised articles (stop words removed, before the frequency
+        filter), for coherence scores.
+
+    References
+    ----------
+    Lee, Pincombe and Welsh (2005), "An empirical evaluation of models of text document
+    similarity", *Proceedings of the Cognitive Science Society* 27.
+    """
+    from gensim.corpora import Dictionary
+    from gensim.parsing.preprocessing import STOPWORDS
+    from gensim.test.utils import datapath
+    from gensim.utils import simple_preprocess
+
+    no_below = check_positive_int(no_below, "no_below")
+    no_above = check_positive(no_above, "no_above")
+    if no_above > 1:
+        raise ValueError(f"no_above must be a fraction in (0, 1]; got {no_above}")
+    with open(datapath("lee_background.cor"), encoding="utf-8") as fh:
+        texts = [tuple(t for t in simple_preprocess(line) if t not in STOPWORDS) for line in fh]
+    dictionary = Dictionary(texts)
+    dictionary.filter_extremes(no_below=no_below, no_above=no_above, keep_n=None)
+    vocab = tuple(dictionary[i] for i in range(len(dictionary)))
+    if not vocab:
+        raise ValueError(
+            f"no word survives no_below={no_below}, no_above={no_above}; loosen the filter"
+        )
+    from scipy import sparse
+
+    rows, cols, vals = [], [], []
+    for d, text in enumerate(texts):
+        for w, c in dictionary.doc2bow(text):
+            rows.append(d)
+            cols.append(w)
+            vals.append(c)
+    mat = sparse.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(vocab)))
+    keep = np.diff(mat.indptr) > 0
+    return corpus_from_counts(
+        mat[keep], vocab, texts=tuple(t for t, k in zip(texts, keep, strict=True) if k)
+    )
+
+
+def make_lda_corpus(
+    n_docs: int,
+    *,
+    n_topics: int = 10,
+    n_vocab: int = 1000,
+    doc_length: int = 100,
+    doc_topic_prior: float | None = None,
+    topic_word_prior: float = 0.01,
+    seed: int = 0,
+) -> Corpus:
+    """Draw a corpus from the LDA generative story, keeping the true topics.
+
+    Topics are ``Dirichlet(topic_word_prior)`` over the vocabulary, each document's
+    proportions ``Dirichlet(doc_topic_prior)`` over the topics; each of a document's
+    ``doc_length`` tokens picks a topic from its proportions, then a word from that topic
+    (Blei, Ng and Jordan 2003).
+
+    Parameters
+    ----------
+    n_docs : int
+        Number of documents.
+    n_topics, n_vocab, doc_length : int
+        Topics ``K``, vocabulary size ``V`` and tokens per document.
+    doc_topic_prior : float, optional
+        Dirichlet concentration of the proportions; ``1 / n_topics`` by default.
+    topic_word_prior : float
+        Dirichlet concentration of the topics (small values give peaked topics).
+    seed : int
+        Seed of the NumPy generator.
+
+    Returns
+    -------
+    Corpus
+        With ``topics`` (n_topics, n_vocab) and ``doc_topics`` (n_docs, n_topics), the truth.
+    """
+    n_docs = check_positive_int(n_docs, "n_docs")
+    k = check_positive_int(n_topics, "n_topics")
+    v = check_positive_int(n_vocab, "n_vocab")
+    n = check_positive_int(doc_length, "doc_length")
+    alpha = (
+        1.0 / k if doc_topic_prior is None else check_positive(doc_topic_prior, "doc_topic_prior")
+    )
+    eta = check_positive(topic_word_prior, "topic_word_prior")
+    rng = np.random.default_rng(seed)
+    topics = rng.dirichlet(np.full(v, eta), size=k)
+    doc_topics = rng.dirichlet(np.full(k, alpha), size=n_docs)
+    # Each token: a topic from the document's proportions, then a word from that topic,
+    # by inverse-CDF sampling (no dense (n_docs, n_vocab) matrix is formed).
+    u = rng.random((n_docs, n))
+    z = (u[..., None] > np.cumsum(doc_topics, axis=1)[:, None, :]).sum(-1)
+    z = np.minimum(z, k - 1)
+    words = np.empty((n_docs, n), np.int64)
+    cdf = np.cumsum(topics, axis=1)
+    for t in range(k):
+        mask = z == t
+        words[mask] = np.minimum(np.searchsorted(cdf[t], rng.random(mask.sum())), v - 1)
+    from scipy import sparse
+
+    rows = np.repeat(np.arange(n_docs), n)
+    mat = sparse.csr_matrix((np.ones(rows.size, np.int64), (rows, words.ravel())), (n_docs, v))
+    return corpus_from_counts(mat, topics=topics, doc_topics=doc_topics)
+
+
+# --- Neural-network data: 1-D regression with a gap, two moons, digits (BNN) ---
+
+GAP = (-0.5, 0.5)
+"""The interval of inputs that :func:`gap_regression` leaves empty."""
+
+
+def gap_regression(n: int = 40, *, noise: float = 0.1, seed: int = 0) -> dict[str, np.ndarray]:
+    """A 1-D regression set with a hole: inputs on [-2, -0.5] and [0.5, 2], none in between.
+
+    The targets are ``y = sin(2x) + 0.2 x + noise``; a model that knows what it does not know
+    should be unsure in the gap (:data:`GAP`) and beyond +-2, and sure near the data.
+
+    Parameters
+    ----------
+    n : int
+        Number of points (half on each side of the gap).
+    noise : float
+        Sd of the Gaussian noise on the targets.
+    seed : int
+        Seed of the NumPy generator.
+
+    Returns
+    -------
+    dict
+        ``x`` (n, 1) float32 inputs, ``y`` (n,) targets, and ``f``, the noise-free function
+        (a callable of an array of inputs).
+    """
+    n = check_positive_int(n, "n", minimum=2)
+    noise = check_positive(noise, "noise")
+    rng = np.random.default_rng(seed)
+    left = rng.uniform(-2.0, GAP[0], n // 2)
+    right = rng.uniform(GAP[1], 2.0, n - n // 2)
+    x = np.sort(np.concatenate([left, right]))
+
+    def f(t):
+        t = np.asarray(t, dtype=float)
+        return np.sin(2.0 * t) + 0.2 * t
+
+    y = f(x) + noise * rng.normal(size=n)
+    return {"x": x[:, None].astype(np.float32), "y": y.astype(np.float32), "f": f}
+
+
+def two_moons(n: int = 200, *, noise: float = 0.1, seed: int = 0) -> dict[str, np.ndarray]:
+    """Two interleaved half-moons in 2-D, two classes (scikit-learn's ``make_moons``).
+
+    Inputs are centred and scaled to unit sd per coordinate.
+
+    Returns
+    -------
+    dict
+        ``x`` (n, 2) float32, ``y`` (n,) int labels in {0, 1}.
+    """
+    from sklearn.datasets import make_moons
+
+    n = check_positive_int(n, "n", minimum=2)
+    noise = check_positive(noise, "noise")
+    x, y = make_moons(n_samples=n, noise=noise, random_state=seed)
+    x = (x - x.mean(0)) / x.std(0)
+    return {"x": x.astype(np.float32), "y": y.astype(np.int32)}
+
+
+def load_digits_split(
+    *, test_size: float = 0.3, seed: int = 0, classes=None, standardize: bool = False
+) -> dict[str, np.ndarray]:
+    """scikit-learn's handwritten digits (8x8, 1797 images), split 70/30 stratified.
+
+    Pixels (0-16) are divided by 16, so inputs lie in [0, 1]. The split is fixed by ``seed``
+    (scikit-learn's ``train_test_split``, stratified by digit). With ``classes`` only those
+    digits are kept, split the same way, and relabelled ``0..len(classes)-1`` in the order
+    given; the rest are returned as ``x_ood`` (all of them, train and test positions alike)
+    for out-of-distribution tests. The data ship with scikit-learn (UCI ML hand-written
+    digits, Alpaydin and Kaynak 1998; CC BY 4.0); nothing is downloaded.
+
+    Parameters
+    ----------
+    test_size : float
+        Fraction held out, in (0, 1).
+    seed : int
+        ``random_state`` of the split.
+    classes : sequence of int, optional
+        Digits to keep as in-distribution.
+    standardize : bool
+        Shift and scale every pixel by its mean and sd over the training images (sd 1 where
+        a pixel is constant), which suits networks whose prior assumes unit-scale inputs.
+
+    Returns
+    -------
+    dict
+        ``x_train`` (n_train, 64) float32, ``y_train`` (n_train,) int32, ``x_test``,
+        ``y_test``, and with ``classes`` also ``x_ood`` (n_ood, 64) and ``y_ood`` (the
+        original digit labels of the held-out classes).
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    test_size = check_positive(test_size, "test_size")
+    if not test_size < 1:
+        raise ValueError(f"test_size must be in (0, 1); got {test_size}")
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype(np.float32)
+    out = {}
+    if classes is not None:
+        classes = [int(c) for c in classes]
+        if not classes or any(c < 0 or c > 9 for c in classes) or len(set(classes)) < 2:
+            raise ValueError(f"classes must be at least two distinct digits 0-9; got {classes}")
+        keep = np.isin(y, classes)
+        out["x_ood"], out["y_ood"] = x[~keep], y[~keep].astype(np.int32)
+        relabel = np.full(10, -1)
+        relabel[classes] = np.arange(len(classes))
+        x, y = x[keep], relabel[y[keep]]
+    xtr, xte, ytr, yte = train_test_split(
+        x, y, test_size=test_size, stratify=y, random_state=seed
+    )
+    out.update(
+        x_train=xtr, y_train=ytr.astype(np.int32), x_test=xte, y_test=yte.astype(np.int32)
+    )
+    if standardize:
+        mu, sd = xtr.mean(0), xtr.std(0)
+        sd = np.where(sd > 0, sd, 1.0)
+        for k in ("x_train", "x_test", "x_ood"):
+            if k in out:
+                out[k] = ((out[k] - mu) / sd).astype(np.float32)
+    return out
+
+# --- Scaling: synthetic logistic-regression data of any size (notebook 11) ---
+
+
+def synthetic_logistic(
+    n: int, *, n_features: int = 8, seed: int = 0, truth_seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Labelled rows from a logistic regression with known weights, as many as asked for.
+
+    The truth (weights and bias) comes from ``truth_seed`` and the rows from ``seed``, so a
+    held-out set from the same model is ``synthetic_logistic(m, seed=other, truth_seed=same)``.
+    Inputs are standard Normal; weights are Normal with scale ``1 / sqrt(n_features)`` so the
+    log-odds have unit scale whatever the number of features.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    n_features : int
+        Number of input columns ``d``.
+    seed, truth_seed : int
+        Seeds of the rows and of the true parameters.
+
+    Returns
+    -------
+    dict
+        ``x`` (float32 array of shape (n, d)), ``y`` (int32 array of shape (n,)), and the
+        truth ``w`` (array of shape (d,)) and ``b`` (float).
+    """
+    n = check_positive_int(n, "n")
+    d = check_positive_int(n_features, "n_features")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    truth_seed = check_positive_int(truth_seed, "truth_seed", minimum=0)
+    truth = np.random.default_rng([truth_seed, 7])
+    w = truth.normal(size=d) / np.sqrt(d)
+    b = float(truth.normal(scale=0.5))
+    rng = np.random.default_rng([seed, 11])
+    x = rng.standard_normal((n, d), dtype=np.float32)
+    p = 1.0 / (1.0 + np.exp(-(x @ w.astype(np.float32) + np.float32(b))))
+    y = (rng.random(n, dtype=np.float32) < p).astype(np.int32)
+    return {"x": x, "y": y, "w": w, "b": b}

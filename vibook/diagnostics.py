@@ -1,0 +1,564 @@
+"""Diagnostics: is this fit to be trusted.
+
+For variational fits, Pareto-smoothed importance sampling k-hat (Yao et al. 2018); for MCMC,
+R-hat, effective sample sizes, divergences and E-BFMI, with plain words for what they mean;
+and tools that compare posteriors from different methods side by side.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import arviz_stats as azs
+import numpy as np
+import pandas as pd
+import xarray as xr
+from arviz_stats.base import array_stats
+from scipy.stats import rankdata, wasserstein_distance
+
+from vibook._checks import check_positive, check_positive_int
+
+# --- PSIS k-hat for variational fits ---
+
+# k-hat thresholds of Yao et al. (2018) and Vehtari et al. (2024).
+KHAT_GOOD, KHAT_OK = 0.5, 0.7
+
+
+def khat_reading(khat: float) -> str:
+    """What a PSIS k-hat value says about a variational fit, in words.
+
+    Below 0.5 the guide is close to the posterior (importance sampling from it is reliable);
+    0.5-0.7 usable, with care; above 0.7 the guide misses mass the posterior has: do not
+    trust it (Yao et al. 2018).
+    """
+    if np.isnan(khat):
+        return "undefined (a point-mass guide: there is no density to weigh)"
+    if khat < KHAT_GOOD:
+        return "good (< 0.5): the guide is close to the posterior"
+    if khat < KHAT_OK:
+        return "usable (0.5-0.7): the guide is rough; check what you need from it"
+    return "do not trust (> 0.7): the guide misses part of the posterior"
+
+
+@dataclass(frozen=True)
+class PSISResult:
+    """Pareto-smoothed importance sampling of a variational fit, from :func:`psis_diagnostic`.
+
+    Attributes
+    ----------
+    khat : float
+        Estimated Pareto shape of the importance ratios' right tail.
+    reading : str
+        :func:`khat_reading` of ``khat``.
+    log_ratios : ndarray of shape (num_samples,)
+        ``log p(x, z_s) - log q(z_s)`` for the draws ``z_s ~ q``.
+    log_weights : ndarray of shape (num_samples,)
+        Pareto-smoothed, normalised log importance weights (they log-sum-exp to 0).
+    draws : dict of str to ndarray
+        The guide's draws of the model's latent variables, each of shape (num_samples, ...).
+    """
+
+    khat: float
+    reading: str
+    log_ratios: np.ndarray
+    log_weights: np.ndarray
+    draws: dict
+
+    def weighted_mean(self, name: str) -> np.ndarray:
+        """Importance-weighted posterior mean of one latent variable."""
+        if name not in self.draws:
+            raise ValueError(f"name must be a latent variable {sorted(self.draws)}; got {name!r}")
+        w = np.exp(self.log_weights - np.max(self.log_weights))
+        w = w / w.sum()
+        return np.tensordot(w, self.draws[name], axes=1)
+
+
+def _log_ratio_fn(model, guide, params, model_args, model_kwargs):
+    """A function of a key giving ``(log p(x, z) - log q(z), z)`` for one draw ``z ~ q``."""
+    import numpyro
+    from numpyro.infer.util import log_density
+
+    def one(key):
+        seeded = numpyro.handlers.seed(guide, key)
+        log_q, guide_trace = log_density(seeded, model_args, model_kwargs, params)
+        replayed = numpyro.handlers.replay(model, guide_trace)
+        log_p, model_trace = log_density(replayed, model_args, model_kwargs, params)
+        latent = {
+            name: site["value"]
+            for name, site in model_trace.items()
+            if site["type"] == "sample" and not site["is_observed"]
+        }
+        return log_p - log_q, latent
+
+    return one
+
+
+def psis_diagnostic(fit, *, rng_key=None, num_samples: int = 1000) -> PSISResult:
+    """Pareto-smoothed importance sampling of an SVI fit: k-hat and corrected posterior means.
+
+    Draw ``z_s`` from the fitted guide ``q`` and compute the importance ratios
+    ``r_s = p(x, z_s) / q(z_s)``. If ``q`` were the posterior they would all be equal; the
+    heavier their right tail, the more mass the posterior has where ``q`` has little. The
+    tail's Pareto shape ``k`` (fitted with ArviZ's Pareto smoothing, Vehtari et al. 2024) says
+    how far to trust ``q``: below 0.5 good, 0.5-0.7 usable, above 0.7 not (Yao et al. 2018).
+    With ``k < 0.7`` the smoothed weights also correct posterior expectations
+    (:meth:`PSISResult.weighted_mean`).
+
+    Parameters
+    ----------
+    fit : SVIFit
+        A :func:`vibook.run_svi` result. If the model was fitted on minibatches
+        (``subsample_size``), the ratios use the full data, so that they are exact.
+    rng_key : jax.random key, optional
+        Drives the draws; ``jax.random.key(0)`` by default.
+    num_samples : int
+        Number of draws from the guide (at least 100; the tail fit uses about
+        ``3 sqrt(num_samples)`` of them).
+
+    Returns
+    -------
+    PSISResult
+
+    References
+    ----------
+    Yao, Vehtari, Simpson and Gelman (2018), "Yes, but did it work?: Evaluating variational
+    inference", ICML.
+    Vehtari, Simpson, Gelman, Yao and Gabry (2024), "Pareto smoothed importance sampling",
+    JMLR 25(72).
+    """
+    import jax
+
+    from vibook._checks import check_key
+    from vibook.infer import SVIFit
+
+    if not isinstance(fit, SVIFit):
+        raise TypeError(f"fit must be an SVIFit (a run_svi result); got {type(fit).__name__}")
+    rng_key = jax.random.key(0) if rng_key is None else check_key(rng_key)
+    num_samples = check_positive_int(num_samples, "num_samples", minimum=100)
+    model_kwargs = dict(fit.model_kwargs)
+    if model_kwargs.get("subsample_size") is not None:
+        model_kwargs["subsample_size"] = None
+    one = _log_ratio_fn(fit.model, fit.guide, fit.params, fit.model_args, model_kwargs)
+    keys = jax.random.split(rng_key, num_samples)
+    log_ratios, draws = jax.jit(jax.vmap(one))(keys)
+    log_ratios = np.asarray(log_ratios, dtype=np.float64)
+    draws = {k: np.asarray(v) for k, v in draws.items()}
+    if not np.all(np.isfinite(log_ratios)):
+        khat, log_weights = np.inf, np.full_like(log_ratios, -np.log(num_samples))
+    elif np.ptp(log_ratios) < 1e-3:
+        # Equal weights, up to float32 rounding: importance sampling is exact (q is the
+        # posterior; a bounded ratio has a negative Pareto shape), unless q is a point mass
+        # and there is nothing to weigh.
+        moves = any(np.ptp(v, axis=0).max() > 0 for v in draws.values() if v.size)
+        khat = -np.inf if moves else np.nan
+        log_weights = np.full_like(log_ratios, -np.log(num_samples))
+    else:
+        # arviz_stats smooths the log weights -ary (its input is a negative log-likelihood).
+        log_weights, khat = array_stats.psislw(-log_ratios)
+        khat = float(khat)
+    return PSISResult(
+        khat=float(khat),
+        reading=khat_reading(khat),
+        log_ratios=log_ratios,
+        log_weights=np.asarray(log_weights),
+        draws=draws,
+    )
+
+
+def psis_khat(fit, *, rng_key=None, num_samples: int = 1000) -> float:
+    """PSIS k-hat of an SVI fit (Yao et al. 2018): < 0.5 good, 0.5-0.7 usable, > 0.7 not.
+
+    The number :func:`psis_diagnostic` computes; ``SVIFit.khat`` calls this once and keeps it.
+    """
+    return psis_diagnostic(fit, rng_key=rng_key, num_samples=num_samples).khat
+
+
+# --- NUTS diagnostics and posterior comparison ---
+
+_SAMPLE_DIMS = ("chain", "draw")
+
+
+def _as_datatree(fit, name: str) -> xr.DataTree:
+    """The DataTree of a run_nuts result or an SVIFit, checked to have a posterior group."""
+    from vibook.infer import SVIFit
+
+    if isinstance(fit, SVIFit):
+        fit = fit.posterior
+    if not isinstance(fit, xr.DataTree) or "posterior" not in fit.children:
+        raise TypeError(
+            f"{name} must be a DataTree with a 'posterior' group (from run_nuts) or an SVIFit; "
+            f"got {type(fit).__name__}"
+        )
+    return fit
+
+
+def _scalar_marginals(posterior: xr.Dataset, var_name: str) -> dict[str, np.ndarray]:
+    """Draws of each scalar component of ``var_name``, keyed ``"theta[A]"`` as ArviZ labels them."""
+    da = posterior[var_name]
+    missing = [d for d in _SAMPLE_DIMS if d not in da.dims]
+    if missing:
+        raise ValueError(f"variable {var_name!r} has no {missing[0]!r} dimension")
+    da = da.transpose(*_SAMPLE_DIMS, ...)
+    extra = da.dims[2:]
+    values = np.asarray(da.values, dtype=float).reshape(da.shape[0] * da.shape[1], -1)
+    if not extra:
+        return {var_name: values[:, 0]}
+    labels = itertools.product(*(da[d].values.tolist() for d in extra))
+    return {
+        f"{var_name}[{', '.join(map(str, label))}]": values[:, i] for i, label in enumerate(labels)
+    }
+
+
+def compare_posteriors(
+    fits: Mapping[str, Any],
+    *,
+    var_names: Sequence[str] | None = None,
+    reference: str | None = None,
+    ci_prob: float = 0.9,
+) -> pd.DataFrame:
+    """Compare the marginals of two or more posteriors, variable by variable, with a reference.
+
+    Posteriors from different methods (NUTS, mean-field and full-rank SVI, ...) are put side by
+    side: for each scalar component of each variable, its mean, standard deviation and central
+    interval under each method, and how far its marginal is from the reference's, measured by
+    the 1-D Wasserstein distance (the area between the two empirical CDFs; Villani 2009). The
+    distance is also given in units of the reference's standard deviation, so that variables
+    on different scales can be averaged into one accuracy figure.
+
+    Parameters
+    ----------
+    fits : mapping of str to DataTree or SVIFit
+        Two or more posteriors, by method name: :func:`vibook.run_nuts` results or
+        :class:`vibook.SVIFit` objects (their ``posterior`` is used). Each needs a ``posterior``
+        group with ``chain`` and ``draw`` dimensions.
+    var_names : sequence of str, optional
+        Variables to compare; by default those present in every posterior, in the order of
+        the first.
+    reference : str, optional
+        The key of ``fits`` to measure distances from; the first one by default.
+    ci_prob : float
+        Probability mass of the equal-tailed interval, in (0, 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (``variable``, ``method``), with columns ``variable`` (a scalar label such
+        as ``"theta[0]"``), ``method``, ``mean``, ``sd``, ``ci_low``, ``ci_high``,
+        ``wasserstein`` (to the reference; 0 for the reference itself) and ``wasserstein_sd``
+        (the same divided by the reference's standard deviation).
+
+    References
+    ----------
+    Villani (2009), *Optimal Transport: Old and New*, Springer (the 1-D Wasserstein distance
+    as the L1 distance between CDFs).
+    Yao, Vehtari, Simpson and Gelman (2018), "Yes, but did it work?: Evaluating variational
+    inference", ICML (comparing VI marginals with a long MCMC run).
+    """
+    if not isinstance(fits, Mapping):
+        raise TypeError(
+            f"fits must be a dict of method name to DataTree or SVIFit; got {type(fits).__name__}"
+        )
+    if len(fits) < 2:
+        raise ValueError(f"fits must hold at least two posteriors to compare; got {len(fits)}")
+    trees = {str(k): _as_datatree(v, f"fits[{k!r}]") for k, v in fits.items()}
+    names = list(trees)
+    if reference is None:
+        reference = names[0]
+    elif reference not in trees:
+        raise ValueError(f"reference must be one of the keys of fits {names}; got {reference!r}")
+    ci_prob = check_positive(ci_prob, "ci_prob")
+    if not ci_prob < 1:
+        raise ValueError(f"ci_prob must be in (0, 1); got {ci_prob}")
+    posteriors = {k: t["posterior"].to_dataset() for k, t in trees.items()}
+    common = [v for v in posteriors[names[0]].data_vars if all(v in p for p in posteriors.values())]
+    if var_names is None:
+        var_names = common
+        if not var_names:
+            raise ValueError("the posteriors in fits have no variable in common")
+    else:
+        if isinstance(var_names, str):
+            var_names = [var_names]
+        for v in var_names:
+            lacking = [k for k, p in posteriors.items() if v not in p]
+            if lacking:
+                raise ValueError(f"variable {v!r} is missing from the posterior of {lacking}")
+
+    tail = (1 - ci_prob) / 2
+    rows = []
+    for var in var_names:
+        marginals = {k: _scalar_marginals(p, var) for k, p in posteriors.items()}
+        shapes = {k: len(m) for k, m in marginals.items()}
+        if len(set(shapes.values())) > 1:
+            raise ValueError(f"variable {var!r} has different sizes across fits: {shapes}")
+        for label, ref_draws in marginals[reference].items():
+            ref_sd = float(np.std(ref_draws))
+            for method in names:
+                draws = marginals[method][label]
+                w1 = 0.0 if method == reference else float(wasserstein_distance(draws, ref_draws))
+                low, high = np.quantile(draws, [tail, 1 - tail])
+                rows.append(
+                    {
+                        "variable": label,
+                        "method": method,
+                        "mean": float(np.mean(draws)),
+                        "sd": float(np.std(draws)),
+                        "ci_low": float(low),
+                        "ci_high": float(high),
+                        "wasserstein": w1,
+                        "wasserstein_sd": w1 / ref_sd if ref_sd > 0 else np.nan,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class NUTSDiagnostics:
+    """A readable verdict on a NUTS run, from :func:`nuts_diagnostics`.
+
+    Attributes
+    ----------
+    n_divergent : int
+        Number of divergent transitions after warm-up, over all chains.
+    n_draws : int
+        Number of draws after warm-up, over all chains.
+    n_max_tree_depth : int
+        Draws whose trajectory was cut off at the maximum tree depth (0 if not recorded).
+    bfmi : ndarray of shape (n_chains,)
+        E-BFMI of each chain.
+    table : pandas.DataFrame
+        One row per scalar parameter (labelled like ``"theta[0]"``) with ``r_hat``,
+        ``ess_bulk`` and ``ess_tail``.
+    problems : tuple of str
+        One sentence per failed check, saying what is wrong and what to try; empty when every
+        check passed.
+    rhat_max, ess_min, bfmi_min : float
+        The thresholds that were applied.
+    """
+
+    n_divergent: int
+    n_draws: int
+    n_max_tree_depth: int
+    bfmi: np.ndarray
+    table: pd.DataFrame
+    problems: tuple[str, ...]
+    rhat_max: float
+    ess_min: float
+    bfmi_min: float
+
+    @property
+    def ok(self) -> bool:
+        """True when no check failed."""
+        return not self.problems
+
+    @property
+    def divergent_fraction(self) -> float:
+        """Fraction of draws after warm-up that were divergent."""
+        return self.n_divergent / self.n_draws
+
+    def report(self) -> str:
+        """The verdict as a few lines of plain text."""
+        worst_rhat = self.table["r_hat"].max()
+        lines = [
+            f"divergences: {self.n_divergent} of {self.n_draws} draws "
+            f"({self.divergent_fraction:.1%})",
+            f"R-hat: max {worst_rhat:.3f} (want <= {self.rhat_max})",
+            f"ESS: min bulk {self.table['ess_bulk'].min():.0f}, "
+            f"min tail {self.table['ess_tail'].min():.0f} (want >= {self.ess_min:.0f})",
+            f"E-BFMI: min {np.min(self.bfmi):.2f} over chains (want >= {self.bfmi_min})",
+        ]
+        if self.problems:
+            lines.append("PROBLEMS:")
+            lines.extend(f"- {p}" for p in self.problems)
+        else:
+            lines.append("All checks passed.")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.report()
+
+
+def _name_worst(series: pd.Series, bad: pd.Series, largest: bool) -> str:
+    """'tau, theta[0] and 2 more (worst: tau, 1.05)' for the parameters flagged in ``bad``."""
+    flagged = series[bad].sort_values(ascending=not largest)
+    shown = ", ".join(flagged.index[:3])
+    more = f" and {len(flagged) - 3} more" if len(flagged) > 3 else ""
+    return f"{shown}{more} (worst: {flagged.index[0]}, {flagged.iloc[0]:.3g})"
+
+
+def nuts_diagnostics(
+    idata,
+    *,
+    var_names: Sequence[str] | None = None,
+    rhat_max: float = 1.01,
+    ess_min: float | None = None,
+    bfmi_min: float = 0.3,
+) -> NUTSDiagnostics:
+    """Check a NUTS run for the known ways it fails, and say in plain words what went wrong.
+
+    Four checks (Vehtari et al. 2021; Betancourt 2017): no divergent transitions (the sampler
+    met curvature too sharp for its step size and may have missed part of the posterior);
+    rank-normalised R-hat at most ``rhat_max`` (the chains agree); bulk and tail effective
+    sample sizes at least ``ess_min`` (means and intervals have small Monte Carlo error); and
+    E-BFMI at least ``bfmi_min`` in every chain (the momentum resampling moves through the
+    energy levels fast enough). Draws cut off at the maximum tree depth are reported too: a
+    sign of inefficiency rather than bias.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A :func:`vibook.run_nuts` result: ``posterior`` and ``sample_stats`` (with
+        ``diverging`` and ``energy``) groups, with ``chain`` and ``draw`` dimensions.
+    var_names : sequence of str, optional
+        Parameters for R-hat and ESS; all posterior variables by default.
+    rhat_max : float
+        Largest acceptable R-hat; 1.01 as Vehtari et al. (2021) recommend.
+    ess_min : float, optional
+        Smallest acceptable bulk and tail ESS; by default 100 per chain.
+    bfmi_min : float
+        Smallest acceptable E-BFMI; 0.3 as Betancourt (2016) suggests.
+
+    Returns
+    -------
+    NUTSDiagnostics
+        The numbers and one plain-language sentence per failed check; ``print`` it.
+
+    References
+    ----------
+    Vehtari, Gelman, Simpson, Carpenter and Burkner (2021), "Rank-normalization, folding, and
+    localization: an improved R-hat for assessing convergence of MCMC", Bayesian Analysis 16(2).
+    Betancourt (2016), "Diagnosing suboptimal cotangent disintegrations in Hamiltonian Monte
+    Carlo", arXiv:1604.00695.
+    Betancourt (2017), "A conceptual introduction to Hamiltonian Monte Carlo",
+    arXiv:1701.02434.
+    """
+    idata = _as_datatree(idata, "idata")
+    if "sample_stats" not in idata.children:
+        raise ValueError(
+            "idata must have a 'sample_stats' group (divergences, energy): use a run_nuts "
+            "result, not an SVI fit"
+        )
+    stats = idata["sample_stats"]
+    for needed in ("diverging", "energy"):
+        if needed not in stats:
+            raise ValueError(f"idata's sample_stats group has no {needed!r} variable")
+    rhat_max = check_positive(rhat_max, "rhat_max")
+    bfmi_min = check_positive(bfmi_min, "bfmi_min")
+    n_chains = idata["posterior"].sizes["chain"]
+    ess_min = 100.0 * n_chains if ess_min is None else check_positive(ess_min, "ess_min")
+    if isinstance(var_names, str):
+        var_names = [var_names]
+
+    table = azs.summary(idata, var_names=var_names, kind="diagnostics", round_to="none")
+    table = table[["r_hat", "ess_bulk", "ess_tail"]]
+    diverging = np.asarray(stats["diverging"].values, dtype=bool)
+    n_divergent, n_draws = int(diverging.sum()), int(diverging.size)
+    n_deep = (
+        int(np.asarray(stats["reached_max_tree_depth"].values).sum())
+        if "reached_max_tree_depth" in stats
+        else 0
+    )
+    bfmi = np.atleast_1d(np.asarray(azs.bfmi(stats["energy"]).values, dtype=float))
+
+    problems = []
+    if n_divergent:
+        problems.append(
+            f"{n_divergent} of {n_draws} transitions ({n_divergent / n_draws:.1%}) diverged: "
+            "the sampler met curvature its step size could not follow (in a hierarchical "
+            "model, usually the neck of a funnel), so the draws may miss part of the "
+            "posterior. Try a non-centred parameterisation, or raise target_accept_prob "
+            "(0.9, 0.95)."
+        )
+    bad = table["r_hat"] > rhat_max
+    if bad.any():
+        problems.append(
+            f"R-hat above {rhat_max} for {_name_worst(table['r_hat'], bad, True)}: the chains "
+            "disagree, so they have not converged to one distribution. Run longer or "
+            "reparameterise; do not trust these draws yet."
+        )
+    for kind, what in (("bulk", "means and medians"), ("tail", "intervals and quantiles")):
+        col = table[f"ess_{kind}"]
+        bad = col < ess_min
+        if bad.any():
+            problems.append(
+                f"{kind.capitalize()} ESS below {ess_min:.0f} for "
+                f"{_name_worst(col, bad, False)}: the draws are strongly autocorrelated, so "
+                f"{what} carry large Monte Carlo error. Run more draws or reparameterise."
+            )
+    low = np.flatnonzero(bfmi < bfmi_min)
+    if low.size:
+        problems.append(
+            f"E-BFMI below {bfmi_min} in chain(s) {', '.join(map(str, low))} (lowest "
+            f"{bfmi.min():.2f}): each momentum draw moves the sampler only a little in energy, "
+            "so it explores heavy tails or funnels slowly. Reparameterise (for example "
+            "non-centre the group effects)."
+        )
+    if n_deep:
+        problems.append(
+            f"{n_deep} of {n_draws} draws stopped at the maximum tree depth: trajectories were "
+            "cut short, which costs efficiency (not correctness). A dense mass matrix "
+            "(dense_mass=True) or a better parameterisation usually helps."
+        )
+    return NUTSDiagnostics(
+        n_divergent=n_divergent,
+        n_draws=n_draws,
+        n_max_tree_depth=n_deep,
+        bfmi=bfmi,
+        table=table,
+        problems=tuple(problems),
+        rhat_max=rhat_max,
+        ess_min=ess_min,
+        bfmi_min=bfmi_min,
+    )
+
+
+def rank_counts(idata, var_name: str, *, coords: Mapping | None = None, bins: int = 20):
+    """Histogram of the ranks of one scalar's draws, chain by chain (Vehtari et al. 2021).
+
+    All draws are ranked together; if the chains sample the same distribution, each chain's
+    ranks are uniform, so every bin holds about ``n_draws / bins`` of them. A chain stuck in
+    one region shows up as bins far above and below that line.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree or SVIFit
+        Posterior draws with ``chain`` and ``draw`` dimensions.
+    var_name : str
+        The variable.
+    coords : dict, optional
+        Selection down to one scalar, for example ``{"school": 0}``.
+    bins : int
+        Number of equal-width rank bins.
+
+    Returns
+    -------
+    ndarray of shape (n_chains, bins)
+        Counts of each chain's draws in each rank bin; each row sums to ``n_draws``.
+    """
+    idata = _as_datatree(idata, "idata")
+    bins = check_positive_int(bins, "bins")
+    da = _select_scalar(idata["posterior"].to_dataset(), var_name, coords)
+    values = np.asarray(da.transpose(*_SAMPLE_DIMS).values, dtype=float)
+    ranks = rankdata(values, axis=None).reshape(values.shape)
+    edges = np.linspace(0.5, values.size + 0.5, bins + 1)
+    return np.stack([np.histogram(r, bins=edges)[0] for r in ranks])
+
+
+def _select_scalar(posterior: xr.Dataset, var_name: str, coords: Mapping | None) -> xr.DataArray:
+    """``posterior[var_name]`` selected down to dims (chain, draw)."""
+    if var_name not in posterior:
+        raise ValueError(
+            f"var_name must be a posterior variable {list(posterior)}; got {var_name!r}"
+        )
+    da = posterior[var_name]
+    if coords:
+        da = da.sel(coords)
+    extra = [d for d in da.dims if d not in _SAMPLE_DIMS]
+    if extra:
+        raise ValueError(
+            f"{var_name!r} has dimension(s) {extra} left: pass coords selecting one value of each, "
+            f"for example coords={{{extra[0]!r}: 0}}"
+        )
+    return da

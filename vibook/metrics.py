@@ -1,0 +1,256 @@
+"""Scores for predictions: accuracy, likelihood, calibration, uncertainty and OOD detection.
+
+Probabilistic classifiers are judged on more than accuracy: the negative log-likelihood and
+the Brier score reward honest probabilities, the expected calibration error measures how far
+confidence is from accuracy, and the predictive entropy splits into an aleatoric part and an
+epistemic part (the mutual information between the label and the weights), which is what
+flags inputs unlike the training data.
+
+Functions taking ``probs`` accept class probabilities of shape (n, n_classes); the
+uncertainty functions take per-draw probabilities of shape (n_draws, n, n_classes), as
+:func:`vibook.models.bnn.predict_proba` returns them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vibook._checks import check_array, check_positive_int
+
+__all__ = [
+    "accuracy",
+    "brier_score",
+    "calibration_bins",
+    "expected_aleatoric_entropy",
+    "expected_calibration_error",
+    "mutual_information",
+    "nll",
+    "npmi_coherence",
+    "ood_auroc",
+    "predictive_entropy",
+]
+
+_TINY = 1e-12
+
+
+def _probs(probs, name="probs", ndim=2):
+    p = check_array(probs, name, ndim=ndim)
+    if np.any(p < -1e-6) or not np.allclose(p.sum(-1), 1.0, atol=1e-3):
+        raise ValueError(f"{name} must hold probabilities that sum to 1 over the last axis")
+    return np.clip(p.astype(np.float64), 0.0, 1.0)
+
+
+def _labels(y, probs):
+    y = check_array(y, "y", ndim=1, integer=True, nonnegative=True).astype(int)
+    if y.shape[0] != probs.shape[0]:
+        raise ValueError(
+            f"y must have one label per row of probs ({probs.shape[0]}); got {y.shape[0]}"
+        )
+    if y.max() >= probs.shape[1]:
+        raise ValueError(f"y must hold labels below n_classes={probs.shape[1]}; got {y.max()}")
+    return y
+
+
+def accuracy(probs, y) -> float:
+    """Fraction of points whose most probable class is the true one.
+
+    Parameters
+    ----------
+    probs : array of shape (n, n_classes)
+    y : array of int of shape (n,)
+    """
+    p = _probs(probs)
+    return float(np.mean(p.argmax(-1) == _labels(y, p)))
+
+
+def nll(probs, y) -> float:
+    """Mean negative log-likelihood of the true labels, ``-mean log p(y_i | x_i)``."""
+    p = _probs(probs)
+    y = _labels(y, p)
+    return float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], _TINY))))
+
+
+def brier_score(probs, y) -> float:
+    """Mean squared distance between the probability vector and the one-hot label (Brier 1950).
+
+    Summed over classes and averaged over points, so it lies in [0, 2].
+    """
+    p = _probs(probs)
+    y = _labels(y, p)
+    onehot = np.eye(p.shape[1])[y]
+    return float(np.mean(np.sum((p - onehot) ** 2, axis=-1)))
+
+
+def calibration_bins(probs, y, *, n_bins: int = 15) -> dict[str, np.ndarray]:
+    """Confidence vs accuracy in equal-width confidence bins: what a reliability diagram draws.
+
+    Parameters
+    ----------
+    probs : array of shape (n, n_classes)
+    y : array of int of shape (n,)
+    n_bins : int
+        Bins of equal width on [0, 1]; a point with confidence ``c`` falls in the bin
+        ``(lo, hi]`` containing it (confidence 0 goes in the first).
+
+    Returns
+    -------
+    dict
+        ``edges`` (n_bins + 1,), ``confidence`` and ``accuracy`` (n_bins,; NaN where a bin is
+        empty), ``count`` (n_bins,).
+    """
+    p = _probs(probs)
+    y = _labels(y, p)
+    n_bins = check_positive_int(n_bins, "n_bins")
+    conf = p.max(-1)
+    correct = p.argmax(-1) == y
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(which, weights=conf, minlength=n_bins) / count
+        mean_acc = np.bincount(which, weights=correct, minlength=n_bins) / count
+    return {"edges": edges, "confidence": mean_conf, "accuracy": mean_acc, "count": count}
+
+
+def expected_calibration_error(probs, y, *, n_bins: int = 15) -> float:
+    """Expected calibration error: bin-weighted mean of |accuracy - confidence| (Guo et al. 2017).
+
+    ``ECE = sum_b (n_b / n) |acc_b - conf_b|`` over ``n_bins`` equal-width confidence bins
+    (Naeini et al. 2015); 0 for a perfectly calibrated classifier.
+    """
+    bins = calibration_bins(probs, y, n_bins=n_bins)
+    nonempty = bins["count"] > 0
+    w = bins["count"][nonempty] / bins["count"].sum()
+    gap = np.abs(bins["accuracy"][nonempty] - bins["confidence"][nonempty])
+    return float(np.sum(w * gap))
+
+
+def _entropy(p, axis=-1):
+    return -np.sum(np.where(p > 0, p * np.log(np.maximum(p, _TINY)), 0.0), axis=axis)
+
+
+def predictive_entropy(probs_draws) -> np.ndarray:
+    """Entropy of the posterior predictive, ``H[mean_s p_s(y | x)]``, in nats: total uncertainty.
+
+    Parameters
+    ----------
+    probs_draws : array of shape (n_draws, n, n_classes) or (n, n_classes)
+        Class probabilities under each posterior draw (or already averaged).
+
+    Returns
+    -------
+    array of shape (n,)
+    """
+    p = _probs(probs_draws, "probs_draws", ndim=(2, 3))
+    if p.ndim == 3:
+        p = p.mean(0)
+    return _entropy(p)
+
+
+def expected_aleatoric_entropy(probs_draws) -> np.ndarray:
+    """Mean entropy of the per-draw predictions, ``mean_s H[p_s(y | x)]``: the aleatoric part.
+
+    Parameters
+    ----------
+    probs_draws : array of shape (n_draws, n, n_classes)
+
+    Returns
+    -------
+    array of shape (n,)
+    """
+    p = _probs(probs_draws, "probs_draws", ndim=3)
+    return _entropy(p).mean(0)
+
+
+def mutual_information(probs_draws) -> np.ndarray:
+    """Mutual information between label and weights: the epistemic part of the uncertainty.
+
+    ``I[y; w | x] = H[mean_s p_s] - mean_s H[p_s]``, large where the posterior draws disagree
+    with each other although each is confident (Houlsby et al. 2011, BALD; Gal 2016).
+
+    Parameters
+    ----------
+    probs_draws : array of shape (n_draws, n, n_classes)
+
+    Returns
+    -------
+    array of shape (n,), >= 0
+    """
+    p = _probs(probs_draws, "probs_draws", ndim=3)
+    return np.maximum(_entropy(p.mean(0)) - _entropy(p).mean(0), 0.0)
+
+
+def ood_auroc(scores_in, scores_out) -> float:
+    """Area under the ROC curve for telling out-of-distribution inputs from in-distribution ones.
+
+    The probability that a random OOD input scores higher than a random in-distribution one
+    (ties count one half): 1 is perfect detection, 0.5 is chance. Higher score = "more OOD"
+    (an entropy, a mutual information, or minus the maximum probability).
+
+    Parameters
+    ----------
+    scores_in : array of shape (n_in,)
+    scores_out : array of shape (n_out,)
+    """
+    a = check_array(scores_in, "scores_in", ndim=1).astype(np.float64)
+    b = check_array(scores_out, "scores_out", ndim=1).astype(np.float64)
+    allv = np.concatenate([a, b])
+    order = np.argsort(allv, kind="mergesort")
+    ranks = np.empty(len(allv))
+    sorted_v = allv[order]
+    # average ranks over ties (1-based)
+    _, first, counts = np.unique(sorted_v, return_index=True, return_counts=True)
+    avg = first + (counts + 1) / 2.0
+    ranks[order] = np.repeat(avg, counts)
+    rank_sum_out = ranks[len(a) :].sum()
+    u = rank_sum_out - len(b) * (len(b) + 1) / 2.0
+    return float(u / (len(a) * len(b)))
+
+
+def npmi_coherence(topics, texts, *, topn: int = 10, per_topic: bool = False):
+    """Topic coherence: mean normalised pointwise mutual information of each topic's top words.
+
+    A topic reads as a theme when its top words co-occur in the texts more often than by
+    chance; NPMI scores each pair from -1 (never together) through 0 (independent) to 1
+    (always together), in sliding windows of 10 tokens (Bouma 2009; Röder, Both and
+    Hinneburg 2015). This calls gensim's ``CoherenceModel(coherence="c_npmi")``.
+
+    Parameters
+    ----------
+    topics : list of list of str
+        Each topic's words, most probable first (for instance from
+        :func:`vibook.models.lda.top_words`); only the first ``topn`` are used.
+    texts : sequence of sequence of str
+        The tokenised reference documents.
+    topn : int
+        Words per topic.
+    per_topic : bool
+        Return one score per topic instead of their mean.
+
+    Returns
+    -------
+    float, or ndarray of shape (n_topics,)
+    """
+    from gensim.corpora import Dictionary
+    from gensim.models.coherencemodel import CoherenceModel
+
+    topn = check_positive_int(topn, "topn", minimum=2)
+    topics = [list(t) for t in topics]
+    if not topics or any(len(t) < topn for t in topics):
+        raise ValueError(f"topics must be a non-empty list of lists of >= {topn} words")
+    texts = [list(t) for t in texts]
+    dictionary = Dictionary(texts)
+    missing = sorted({w for t in topics for w in t[:topn]} - set(dictionary.token2id))
+    if missing:
+        raise ValueError(f"topic words missing from texts: {missing[:5]}")
+    model = CoherenceModel(
+        topics=[t[:topn] for t in topics],
+        texts=texts,
+        dictionary=dictionary,
+        coherence="c_npmi",
+        topn=topn,
+        processes=1,
+    )
+    if per_topic:
+        return np.asarray(model.get_coherence_per_topic())
+    return float(model.get_coherence())

@@ -1,0 +1,502 @@
+"""Plot helpers: each takes ``ax=None``, draws on it, and returns it.
+
+The numbers come from tested functions elsewhere in vibook; these only draw them.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def _axes(ax):
+    """Use ``ax`` or a fresh figure's axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    return ax
+
+
+def plot_coin_posterior(panel: dict, ax=None):
+    """Draw prior, likelihood and posterior of a coin's bias from :func:`coin_grid_posterior`.
+
+    Parameters
+    ----------
+    panel : dict
+        The result of :func:`vibook.models.coin_grid_posterior`.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    theta = panel["theta"]
+    ax.plot(theta, panel["prior"], color="tab:blue", ls="--", label="prior")
+    ax.plot(theta, panel["likelihood"], color="tab:gray", ls=":", label="likelihood (scaled)")
+    ax.plot(theta, panel["posterior"], color="tab:red", lw=2, label="posterior")
+    ax.axvline(panel["posterior_mean"], color="tab:red", lw=0.8, alpha=0.6)
+    top = max(np.max(panel["posterior"]), np.max(panel["likelihood"]))
+    ax.set(xlim=(0, 1), ylim=(0, 1.1 * top), xlabel=r"coin bias $\theta$", ylabel="density")
+    ax.legend(loc="upper left", frameon=False)
+    return ax
+
+
+def plot_draws_vs_density(draws, x, density, ax=None, *, label="draws", density_label="exact"):
+    """Histogram of posterior draws with a reference density on top.
+
+    Parameters
+    ----------
+    draws : array of shape (n_draws,)
+        Posterior draws of one scalar.
+    x, density : arrays of shape (n_points,)
+        Where the reference density is evaluated, and its values.
+    ax : matplotlib Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    ax.hist(np.ravel(draws), bins=50, density=True, alpha=0.5, label=label)
+    ax.plot(x, density, color="k", lw=1.5, label=density_label)
+    ax.legend(frameon=False)
+    return ax
+
+
+# --- posterior overlays, chain traces and rank histograms (VI vs MCMC) ---
+
+
+def plot_marginal_overlay(fits, var_name, *, coords=None, reference=None, bins=60, ax=None):
+    """Overlay one scalar's posterior marginal from several fits (NUTS, SVI, ...) on one axes.
+
+    Each fit's draws are drawn as a density histogram outline on shared bins that span the
+    central 99% of the reference's draws, so differences in location and spread show at once.
+
+    Parameters
+    ----------
+    fits : mapping of str to DataTree or SVIFit
+        Posteriors by method name, as for :func:`vibook.diagnostics.compare_posteriors`.
+    var_name : str
+        The variable to draw.
+    coords : dict, optional
+        Selection down to one scalar, for example ``{"school": 0}``.
+    reference : str, optional
+        The key whose draws set the bins and are drawn filled; the first by default.
+    bins : int
+        Number of histogram bins.
+    ax : matplotlib Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from vibook.diagnostics import _as_datatree, _select_scalar
+
+    if not fits:
+        raise ValueError("fits must hold at least one posterior")
+    trees = {k: _as_datatree(v, f"fits[{k!r}]") for k, v in fits.items()}
+    reference = next(iter(trees)) if reference is None else reference
+    if reference not in trees:
+        raise ValueError(f"reference must be one of {list(trees)}; got {reference!r}")
+    draws = {
+        k: np.ravel(_select_scalar(t["posterior"].to_dataset(), var_name, coords).values)
+        for k, t in trees.items()
+    }
+    edges = np.linspace(*np.quantile(draws[reference], [0.005, 0.995]), bins + 1)
+    ax = _axes(ax)
+    for k, x in draws.items():
+        if k == reference:
+            kw = dict(histtype="stepfilled", alpha=0.25, color="k")
+        else:
+            kw = dict(histtype="step", lw=1.5)
+        ax.hist(x, bins=edges, density=True, label=k, **kw)
+    label = var_name + (f"{list(coords.values())}" if coords else "")
+    ax.set(xlabel=label, ylabel="density")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_chain_traces(idata, var_name, *, coords=None, ax=None):
+    """Trace of one scalar, one line per chain, with divergent transitions marked below.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A :func:`vibook.run_nuts` result.
+    var_name : str
+        The variable to draw.
+    coords : dict, optional
+        Selection down to one scalar, for example ``{"school": 0}``.
+    ax : matplotlib Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from vibook.diagnostics import _as_datatree, _select_scalar
+
+    idata = _as_datatree(idata, "idata")
+    da = _select_scalar(idata["posterior"].to_dataset(), var_name, coords)
+    values = np.asarray(da.transpose("chain", "draw").values)
+    ax = _axes(ax)
+    for c, row in enumerate(values):
+        ax.plot(row, lw=0.6, alpha=0.8, label=f"chain {c}")
+    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
+        div = np.asarray(idata["sample_stats"]["diverging"].transpose("chain", "draw").values)
+        draw = np.flatnonzero(div.any(axis=0))
+        if draw.size:
+            low = np.min(values)
+            ax.plot(draw, np.full(draw.size, low), "|", color="red", ms=10, label="divergent")
+    ax.set(xlabel="draw", ylabel=var_name)
+    ax.legend(frameon=False, fontsize="small", ncols=min(5, values.shape[0] + 1))
+    return ax
+
+
+def plot_rank_hist(idata, var_name, *, coords=None, bins=20, ax=None):
+    """Rank histograms of one scalar, chain by chain, against the uniform they should follow.
+
+    The grey band holds 99% of a bin's count under the hypothesis that every chain samples
+    the same distribution (a Binomial around ``n_draws / bins``); bars far outside it mean a
+    chain has not mixed (Vehtari et al. 2021).
+
+    Parameters
+    ----------
+    idata : xarray.DataTree or SVIFit
+        Draws with ``chain`` and ``draw`` dimensions.
+    var_name : str
+        The variable to draw.
+    coords : dict, optional
+        Selection down to one scalar.
+    bins : int
+        Number of rank bins.
+    ax : matplotlib Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from scipy.stats import binom
+
+    from vibook.diagnostics import rank_counts
+
+    counts = rank_counts(idata, var_name, coords=coords, bins=bins)
+    n_chains, n_bins = counts.shape
+    n_draws = counts[0].sum()
+    low, high = binom.ppf([0.005, 0.995], n_draws, 1 / n_bins)
+    ax = _axes(ax)
+    x = np.arange(n_bins)
+    for c, row in enumerate(counts):
+        ax.step(x + 0.5 + c * n_bins, row, where="mid", lw=1.2, label=f"chain {c}")
+        ax.fill_between([c * n_bins, (c + 1) * n_bins], low, high, color="0.85", zorder=0, lw=0)
+        ax.axhline(n_draws / n_bins, xmin=0, xmax=1, color="0.5", lw=0.5)
+    ax.set(xlabel="rank bin, chain by chain", ylabel="draws", xticks=[])
+    ax.set_title(var_name + (f"{list(coords.values())}" if coords else ""))
+    return ax
+
+
+def plot_divergences(idata, x_var, y_var, *, x_coords=None, y_coords=None, log_y=False, ax=None):
+    """Scatter two scalars' draws with the divergent transitions in red: where NUTS failed.
+
+    In a hierarchical model, plotting a group effect against ``log tau`` shows the funnel, and
+    divergences piling up at its neck.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A :func:`vibook.run_nuts` result.
+    x_var, y_var : str
+        Variables on the two axes.
+    x_coords, y_coords : dict, optional
+        Selections down to one scalar each.
+    log_y : bool
+        Plot ``log(y)`` (for a scale parameter such as ``tau``).
+    ax : matplotlib Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from vibook.diagnostics import _as_datatree, _select_scalar
+
+    idata = _as_datatree(idata, "idata")
+    post = idata["posterior"].to_dataset()
+    x = np.ravel(_select_scalar(post, x_var, x_coords).transpose("chain", "draw").values)
+    y = np.ravel(_select_scalar(post, y_var, y_coords).transpose("chain", "draw").values)
+    if log_y:
+        y = np.log(y)
+    div = np.zeros(x.shape, dtype=bool)
+    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
+        div = np.ravel(idata["sample_stats"]["diverging"].transpose("chain", "draw").values)
+    ax = _axes(ax)
+    ax.scatter(x[~div], y[~div], s=4, alpha=0.3, color="0.3", label="draws")
+    ax.scatter(x[div], y[div], s=12, color="red", label=f"divergent ({div.sum()})")
+    x_label = x_var + (f"{list(x_coords.values())}" if x_coords else "")
+    y_label = y_var + (f"{list(y_coords.values())}" if y_coords else "")
+    ax.set(xlabel=x_label, ylabel=f"log {y_label}" if log_y else y_label)
+    ax.legend(frameon=False)
+    return ax
+
+
+# --- Bayesian neural networks: predictive bands, reliability diagrams, function draws ---
+
+
+def plot_regression_uncertainty(
+    x, mean_draws, sigma=None, *, x_data=None, y_data=None, gap=None, ax=None, title=None
+):
+    """Posterior mean of a 1-D regression with +-2 sd bands: epistemic, and total with noise.
+
+    Parameters
+    ----------
+    x : array of shape (n,)
+        Grid of inputs.
+    mean_draws : array of shape (n_draws, n)
+        The regression function under each posterior draw (one row for a point estimate).
+    sigma : array of shape (n_draws,) or float, optional
+        Noise sd; adds the lighter total-uncertainty band.
+    x_data, y_data : arrays of shape (n_data,), optional
+        Training points.
+    gap : tuple of float, optional
+        An input interval without data, shaded.
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    x = np.ravel(x)
+    f = np.atleast_2d(np.asarray(mean_draws))
+    mu, sd = f.mean(0), f.std(0)
+    if sigma is not None:
+        total = np.sqrt(sd**2 + np.mean(np.asarray(sigma) ** 2))
+        ax.fill_between(
+            x,
+            mu - 2 * total,
+            mu + 2 * total,
+            color="tab:blue",
+            alpha=0.15,
+            label="+-2 sd, with noise",
+        )
+    ax.fill_between(
+        x, mu - 2 * sd, mu + 2 * sd, color="tab:blue", alpha=0.35, label="+-2 sd, epistemic"
+    )
+    ax.plot(x, mu, color="tab:blue", lw=1.5, label="predictive mean")
+    if gap is not None:
+        ax.axvspan(*gap, color="0.9", zorder=0)
+    if x_data is not None:
+        ax.plot(np.ravel(x_data), np.ravel(y_data), "k.", ms=4, label="data")
+    if title:
+        ax.set_title(title)
+    ax.set(xlabel="x", ylabel="y")
+    return ax
+
+
+def plot_reliability(probs, y, *, n_bins: int = 10, ax=None, label=None):
+    """Reliability diagram: accuracy against confidence per bin, with the diagonal.
+
+    Bars below the diagonal mean overconfidence, above it underconfidence (Guo et al. 2017).
+    The numbers come from :func:`vibook.metrics.calibration_bins`.
+
+    Parameters
+    ----------
+    probs : array of shape (n, n_classes)
+        Predictive class probabilities.
+    y : array of int of shape (n,)
+    n_bins : int
+    ax : matplotlib Axes, optional
+    label : str, optional
+        Title; the ECE is appended.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from vibook.metrics import calibration_bins, expected_calibration_error
+
+    ax = _axes(ax)
+    bins = calibration_bins(probs, y, n_bins=n_bins)
+    centres = 0.5 * (bins["edges"][1:] + bins["edges"][:-1])
+    width = bins["edges"][1] - bins["edges"][0]
+    acc = np.nan_to_num(bins["accuracy"])
+    ax.bar(centres, acc, width=width, edgecolor="k", color="tab:blue", alpha=0.7, label="accuracy")
+    gap = np.nan_to_num(bins["confidence"]) - acc
+    ax.bar(centres, gap, bottom=acc, width=width, color="tab:red", alpha=0.3, label="gap")
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ece = expected_calibration_error(probs, y, n_bins=n_bins)
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="confidence",
+        ylabel="accuracy",
+        title=f"{label + ': ' if label else ''}ECE = {ece:.3f}",
+    )
+    return ax
+
+
+def plot_function_draws(x, draws, *, ax=None, title=None, max_lines: int = 30):
+    """Draw a set of functions of one input (prior or posterior draws) as thin lines.
+
+    Parameters
+    ----------
+    x : array of shape (n,)
+    draws : array of shape (n_draws, n)
+    ax : matplotlib Axes, optional
+    title : str, optional
+    max_lines : int
+        At most this many draws are drawn.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    for row in np.asarray(draws)[:max_lines]:
+        ax.plot(np.ravel(x), row, lw=0.8, alpha=0.7)
+    if title:
+        ax.set_title(title)
+    ax.set(xlabel="x", ylabel="f(x)")
+    return ax
+
+
+def plot_learning_curves(n_labels, accuracy, *, ax=None, target=None):
+    """Accuracy against number of labels, mean over seeds with a band from min to max.
+
+    Parameters
+    ----------
+    n_labels : array of shape (n_rounds,)
+        Labels after each round (the same for every curve).
+    accuracy : dict of str to array of shape (n_seeds, n_rounds)
+        Test accuracy per acquisition function and seed.
+    ax : matplotlib Axes, optional
+    target : float, optional
+        A horizontal reference line (e.g. 0.95).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    n = np.asarray(n_labels)
+    for name, acc in accuracy.items():
+        acc = np.atleast_2d(np.asarray(acc))
+        (line,) = ax.plot(n, acc.mean(0), lw=2, label=name)
+        ax.fill_between(n, acc.min(0), acc.max(0), color=line.get_color(), alpha=0.2, lw=0)
+    if target is not None:
+        ax.axhline(target, color="k", lw=0.8, ls=":")
+    ax.set(xlabel="labelled points", ylabel="test accuracy")
+    ax.legend(frameon=False, loc="lower right")
+    return ax
+
+
+def plot_image_row(images, *, titles=None, shape=(8, 8), ax=None):
+    """Small grey-scale images side by side in one Axes, each with a title above it.
+
+    Parameters
+    ----------
+    images : array of shape (n, height * width)
+        Flattened images (e.g. the 8x8 digits).
+    titles : sequence of str, optional
+        One per image.
+    shape : tuple of int
+        ``(height, width)`` of one image.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    images = np.asarray(images, dtype=float).reshape(-1, *shape)
+    h, w = shape
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.0 * len(images), 1.4))
+    strip = np.full((h, len(images) * (w + 1) - 1), np.nan)
+    for i, im in enumerate(images):
+        strip[:, i * (w + 1) : i * (w + 1) + w] = im
+    ax.imshow(strip, cmap="gray_r", interpolation="nearest")
+    for i, title in enumerate(titles or []):
+        ax.text(i * (w + 1) + (w - 1) / 2, -1, title, ha="center", va="bottom", fontsize=8)
+    ax.set_axis_off()
+    return ax
+
+
+# --- Mixtures, KL and the ELBO (notebooks 02-04) ---
+
+
+def plot_mixture_2d(x, weights, locs, covariances, *, labels=None, ax=None, title=None):
+    """Scatter 2-D points with each cluster's 2-sd ellipse, line width growing with its weight.
+
+    Parameters
+    ----------
+    x : array of shape (n, 2)
+        Points.
+    weights : array of shape (K,)
+        Mixture weights; clusters with weight below 1% are drawn dashed.
+    locs : array of shape (K, 2)
+        Cluster means.
+    covariances : array of shape (K, 2, 2)
+        Cluster covariances.
+    labels : array of shape (n,), optional
+        Colour of each point (for example its most probable cluster).
+    ax : matplotlib Axes, optional
+        Where to draw.
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    x = np.asarray(x)
+    ax.scatter(
+        x[:, 0], x[:, 1], c=labels, s=8, alpha=0.5, cmap="tab10" if labels is not None else None
+    )
+    t = np.linspace(0, 2 * np.pi, 100)
+    circle = np.stack([np.cos(t), np.sin(t)])
+    for w_k, m, c in zip(
+        np.asarray(weights), np.asarray(locs), np.asarray(covariances), strict=True
+    ):
+        pts = m[:, None] + 2 * np.linalg.cholesky(c) @ circle
+        ax.plot(pts[0], pts[1], color="k", lw=0.5 + 4 * w_k, ls="-" if w_k >= 0.01 else "--")
+        ax.plot(*m, "k+", ms=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_kl_fits(panel: dict, ax=None):
+    """Draw a target density and Gaussian fits to it, from :func:`vibook.widgets.kl_panel`.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    ax.plot(panel["grid"], panel["p"], color="k", lw=2, label="target p")
+    ax.plot(panel["grid"], panel["q"], color="tab:red", label="q")
+    ax.fill_between(panel["grid"], panel["q"], color="tab:red", alpha=0.15)
+    ax.set(xlabel="z", ylabel="density")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_elbo_panel(panel: dict, ax=None):
+    """Draw the exact posterior and a Gaussian q, from :func:`vibook.widgets.elbo_panel`.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    ax.plot(panel["grid"], panel["posterior"], color="k", lw=2, label="exact posterior")
+    ax.plot(panel["grid"], panel["q"], color="tab:red", label="q")
+    ax.set(xlabel=r"$\mu$", ylabel="density")
+    ax.legend(frameon=False)
+    return ax
