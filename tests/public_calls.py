@@ -778,6 +778,9 @@ def leaves(obj, path="result"):
     elif isinstance(obj, dict):
         for k, v in obj.items():
             yield from leaves(v, f"{path}[{k!r}]")
+    elif isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a NamedTuple: by field name
+        for name in obj._fields:
+            yield from leaves(getattr(obj, name), f"{path}.{name}")
     elif isinstance(obj, list | tuple):
         for i, v in enumerate(obj):
             yield from leaves(v, f"{path}[{i}]")

@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 RUN_TIMEOUT_MS = 240_000  # a notebook must run in well under 2 min; allow for a loaded CI box
 UPDATE_TIMEOUT_MS = 60_000  # one widget redraw: a pure function and one matplotlib figure
-WIDGET_ERRORS = ("Error displaying widget", "model not found")
+# A traceback inside a widget's Output (a redraw that raised) is not a cell error output, so
+# the page text is searched for it too.
+WIDGET_ERRORS = ("Error displaying widget", "model not found", "Traceback (most recent call last)")
 ROUND_3 = 0.5e-3 + 1e-9  # what rounding a number to 3 decimals can change it by
 ROUND_2 = 0.5e-2 + 1e-9
 ROUND_4 = 0.5e-4 + 1e-9
