@@ -31,6 +31,7 @@ from vibook.models.bnn import (
     ACTIVATIONS,
     _check_activation,
     _check_hidden,
+    _check_xy,
     _prior_sds,
     bnn_apply,
 )
@@ -176,18 +177,7 @@ def fit_mlp(
     rng_key = check_key(rng_key)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    x = jnp.asarray(check_array(x, "x", ndim=2), dtype=jnp.float32)
-    classify = n_classes is not None
-    if classify:
-        n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
-        y = check_array(y, "y", ndim=1, integer=True, nonnegative=True)
-        if y.max() >= n_classes:
-            raise ValueError(f"y must hold labels in 0..{n_classes - 1}; got {y.max()}")
-        y = jnp.asarray(y, dtype=jnp.int32)
-    else:
-        y = jnp.asarray(check_array(y, "y", ndim=1), dtype=jnp.float32)
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"x and y must have the same length; got {x.shape[0]} and {y.shape[0]}")
+    x, y, n_classes = _check_xy(x, y, n_classes)
     if method == "dropout":
         dropout = float(dropout)
         if not 0 < dropout < 1:

@@ -484,12 +484,8 @@ def load_digits_split(
         relabel = np.full(10, -1)
         relabel[classes] = np.arange(len(classes))
         x, y = x[keep], relabel[y[keep]]
-    xtr, xte, ytr, yte = train_test_split(
-        x, y, test_size=test_size, stratify=y, random_state=seed
-    )
-    out.update(
-        x_train=xtr, y_train=ytr.astype(np.int32), x_test=xte, y_test=yte.astype(np.int32)
-    )
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_size, stratify=y, random_state=seed)
+    out.update(x_train=xtr, y_train=ytr.astype(np.int32), x_test=xte, y_test=yte.astype(np.int32))
     if standardize:
         mu, sd = xtr.mean(0), xtr.std(0)
         sd = np.where(sd > 0, sd, 1.0)
@@ -497,6 +493,7 @@ def load_digits_split(
             if k in out:
                 out[k] = ((out[k] - mu) / sd).astype(np.float32)
     return out
+
 
 # --- Scaling: synthetic logistic-regression data of any size (notebook 11) ---
 

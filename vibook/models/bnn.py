@@ -337,6 +337,26 @@ def _freeze(config: dict) -> tuple:
     )
 
 
+def _check_xy(x, y, n_classes):
+    """Checked training data: ``x`` as float32 (n, d), ``y`` as labels or float32 targets.
+
+    With ``n_classes`` the labels must be integers in ``0..n_classes - 1`` (classification);
+    without it ``y`` is a real-valued target (regression).
+    """
+    x = jnp.asarray(check_array(x, "x", ndim=2), dtype=jnp.float32)
+    if n_classes is not None:
+        n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
+        y = check_array(y, "y", ndim=1, integer=True, nonnegative=True)
+        if y.max() >= n_classes:
+            raise ValueError(f"y must hold labels in 0..{n_classes - 1}; got {y.max()}")
+        y = jnp.asarray(y, dtype=jnp.int32)
+    else:
+        y = jnp.asarray(check_array(y, "y", ndim=1), dtype=jnp.float32)
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"x and y must have the same length; got {x.shape[0]} and {y.shape[0]}")
+    return x, y, n_classes
+
+
 def fit_bnn(
     rng_key,
     x,
@@ -394,18 +414,7 @@ def fit_bnn(
     BNNFit
     """
     rng_key = check_key(rng_key)
-    x = jnp.asarray(check_array(x, "x", ndim=2), dtype=jnp.float32)
-    classify = n_classes is not None
-    if classify:
-        n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
-        y = check_array(y, "y", ndim=1, integer=True, nonnegative=True)
-        if y.max() >= n_classes:
-            raise ValueError(f"y must hold labels in 0..{n_classes - 1}; got {y.max()}")
-        y = jnp.asarray(y, dtype=jnp.int32)
-    else:
-        y = jnp.asarray(check_array(y, "y", ndim=1), dtype=jnp.float32)
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"x and y must have the same length; got {x.shape[0]} and {y.shape[0]}")
+    x, y, n_classes = _check_xy(x, y, n_classes)
     if mask is None:
         mask = jnp.ones(x.shape[0], dtype=bool)
     else:
