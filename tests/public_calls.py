@@ -545,6 +545,7 @@ CASES = [
         P("probs", PROBS, "probs"),
         P("y", Y3, "labels", n=3),
         K("n_bins", 5, "count"),
+        nan_marks=("['confidence']", "['accuracy']"),  # NaN marks an empty bin (documented)
     ),
     _c(
         "vibook.metrics.expected_calibration_error",

@@ -116,3 +116,18 @@ def check_array(
     if nonnegative and np.any(arr < 0):
         raise ValueError(f"{name} must be >= 0; got minimum {arr.min()}")
     return arr
+
+
+def check_choice(value, name: str, options) -> str:
+    """Check that ``value`` is one of the strings in ``options``."""
+    options = sorted(options)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {options}; got {type(value).__name__}")
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}; got {value!r}")
+    return value
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """Check a NumPy seed: an integer >= 0 (bools refused)."""
+    return check_positive_int(seed, name, minimum=0)

@@ -37,7 +37,13 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 
-from vibook._checks import check_array, check_key, check_positive, check_positive_int
+from vibook._checks import (
+    check_array,
+    check_choice,
+    check_key,
+    check_positive,
+    check_positive_int,
+)
 from vibook.metrics import accuracy, mutual_information, predictive_entropy
 from vibook.models.bnn import bnn_guide, fit_bnn, predict_proba
 
@@ -153,9 +159,7 @@ def _draws(probs_draws) -> np.ndarray:
 
 
 def _check_acquisition(name) -> str:
-    if name not in ACQUISITIONS:
-        raise ValueError(f"acquisition must be one of {sorted(ACQUISITIONS)}; got {name!r}")
-    return name
+    return check_choice(name, "acquisition", ACQUISITIONS)
 
 
 def acquisition_scores(acquisition: str, probs_draws, *, rng_key=None) -> np.ndarray:
@@ -389,6 +393,7 @@ def run_active_learning(
         sd = np.where(sd > 0, sd, 1.0).astype(np.float32)
         x_pool, x_test = (x_pool - mu) / sd, (x_test - mu) / sd
 
+    n_initial_per_class = check_positive_int(n_initial_per_class, "n_initial_per_class")
     init_key, key = jax.random.split(rng_key)
     start_idx = initial_labelled(init_key, y_pool, n_initial_per_class)
     capacity = start_idx.size + n_rounds * batch_size

@@ -238,7 +238,14 @@ def npmi_coherence(topics, texts, *, topn: int = 10, per_topic: bool = False):
     topics = [list(t) for t in topics]
     if not topics or any(len(t) < topn for t in topics):
         raise ValueError(f"topics must be a non-empty list of lists of >= {topn} words")
+    if isinstance(texts, str | bytes) or not hasattr(texts, "__iter__"):
+        raise TypeError(f"texts must be a list of tokenised documents; got {type(texts).__name__}")
+    texts = list(texts)
+    if not texts or any(isinstance(t, str | bytes) or not hasattr(t, "__iter__") for t in texts):
+        raise TypeError("texts must be a non-empty list of documents, each a list of str tokens")
     texts = [list(t) for t in texts]
+    if not all(isinstance(w, str) for t in texts for w in t):
+        raise TypeError("texts must hold str tokens; got another type in a document")
     dictionary = Dictionary(texts)
     missing = sorted({w for t in topics for w in t[:topn]} - set(dictionary.token2id))
     if missing:

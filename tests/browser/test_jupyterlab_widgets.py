@@ -117,7 +117,9 @@ def _elbo_readout(controls: dict[str, str], x: list) -> list[Shown]:
     from vibook.widgets import elbo_panel
 
     # "q mean" moves in steps of 0.01 and is shown to 2 decimals, so it is read exactly.
-    panel = elbo_panel(np.asarray(x), float(controls["q mean"]), float(controls["q sd"]))
+    # "q sd" is a log slider (shown to 3 digits): read it back on its grid of exponents.
+    q_sd = _log_value(controls["q sd"], 0.1)  # ipywidgets' default step
+    panel = elbo_panel(np.asarray(x), float(controls["q mean"]), q_sd)
     return [
         ("ELBO", panel["elbo"], ROUND_4),
         ("KL(q || posterior)", panel["kl"], ROUND_4),

@@ -35,7 +35,7 @@ Predictive entropy, mutual information and the other scores live in :mod:`vibook
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -45,7 +45,14 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.infer import SVI, TraceMeanField_ELBO
 
-from vibook._checks import check_array, check_key, check_positive, check_positive_int
+from vibook._checks import (
+    check_array,
+    check_choice,
+    check_key,
+    check_positive,
+    check_positive_int,
+    is_tracer,
+)
 
 __all__ = [
     "BNNFit",
@@ -69,9 +76,7 @@ ACTIVATIONS = {
 
 
 def _check_activation(activation: str) -> str:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
-    return activation
+    return check_choice(activation, "activation", ACTIVATIONS)
 
 
 def _check_hidden(hidden) -> tuple[int, ...]:
@@ -117,8 +122,8 @@ def bnn_apply(weights: dict[str, Any], x, *, activation: str = "tanh"):
     array of shape (..., n, n_outputs)
     """
     act = ACTIVATIONS[_check_activation(activation)]
-    n_layers = sum(1 for k in weights if k.startswith("w") and k[1:].isdigit())
-    h = x
+    n_layers = _check_weights(weights)
+    h = check_array(x, "x", ndim=2)
     for i in range(n_layers):
         h = h @ weights[f"w{i}"] + weights[f"b{i}"][..., None, :]
         if i < n_layers - 1:
@@ -179,10 +184,10 @@ def bnn(
     subsample_size : int, optional
         Minibatch size; the likelihood is scaled by ``n / subsample_size``.
     """
-    x = jnp.asarray(x)
-    y = None if y is None else jnp.asarray(y)
+    x, y, n_classes = _check_xy(x, y, n_classes, y_required=False)
     mask = None if mask is None else jnp.asarray(mask)
     n, d = x.shape
+    subsample_size = _check_subsample(subsample_size, n)
     hidden = _check_hidden(hidden)
     classify = n_classes is not None
     shapes = bnn_layer_shapes(d, hidden, n_classes if classify else 1)
@@ -250,6 +255,8 @@ def bnn_guide(
     and widens where the data allow. The noise sd (regression) gets a LogNormal. Takes the
     model's arguments; set ``init_scale`` with ``functools.partial``.
     """
+    x, _, n_classes = _check_xy(x, None, n_classes, y_required=False)
+    init_scale = check_positive(init_scale, "init_scale")
     d = x.shape[1]
     classify = n_classes is not None
     for name, (shape, sd) in _prior_sds(
@@ -337,17 +344,23 @@ def _freeze(config: dict) -> tuple:
     )
 
 
-def _check_xy(x, y, n_classes):
-    """Checked training data: ``x`` as float32 (n, d), ``y`` as labels or float32 targets.
+def _check_xy(x, y, n_classes, *, y_required: bool = True):
+    """Checked data: ``x`` as float32 (n, d), ``y`` as int32 labels or float32 targets.
 
     With ``n_classes`` the labels must be integers in ``0..n_classes - 1`` (classification);
-    without it ``y`` is a real-valued target (regression).
+    without it ``y`` is a real-valued target (regression). ``y`` may be None where it is not
+    required (a model drawing its targets). Traced values (inside ``jit``) pass through.
     """
     x = jnp.asarray(check_array(x, "x", ndim=2), dtype=jnp.float32)
     if n_classes is not None:
         n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
+    if y is None:
+        if y_required:
+            raise TypeError("y must be an array of targets or labels; got None")
+        return x, None, n_classes
+    if n_classes is not None:
         y = check_array(y, "y", ndim=1, integer=True, nonnegative=True)
-        if y.max() >= n_classes:
+        if not is_tracer(y) and y.max() >= n_classes:
             raise ValueError(f"y must hold labels in 0..{n_classes - 1}; got {y.max()}")
         y = jnp.asarray(y, dtype=jnp.int32)
     else:
@@ -355,6 +368,34 @@ def _check_xy(x, y, n_classes):
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"x and y must have the same length; got {x.shape[0]} and {y.shape[0]}")
     return x, y, n_classes
+
+
+def _check_subsample(subsample_size, n: int):
+    if subsample_size is None:
+        return None
+    subsample_size = check_positive_int(subsample_size, "subsample_size")
+    if subsample_size > n:
+        raise ValueError(
+            f"subsample_size must be at most the {n} data points; got {subsample_size}"
+        )
+    return subsample_size
+
+
+def _check_weights(weights) -> int:
+    """The number of layers in a ``w0, b0, w1, b1, ...`` dict, after checking it."""
+    if not isinstance(weights, Mapping):
+        raise TypeError(
+            f"weights must be a dict of arrays w0, b0, w1, b1, ...; got {type(weights).__name__}"
+        )
+    n_layers = sum(1 for k in weights if isinstance(k, str) and k[:1] == "w" and k[1:].isdigit())
+    missing = [f"{p}{i}" for i in range(n_layers) for p in "wb" if f"{p}{i}" not in weights]
+    if n_layers == 0 or missing:
+        raise ValueError(
+            f"weights must hold w0, b0, ..., w{{L-1}}, b{{L-1}}; got keys {sorted(weights)}"
+        )
+    for name, value in weights.items():
+        check_array(value, f"weights[{name!r}]")
+    return n_layers
 
 
 def fit_bnn(

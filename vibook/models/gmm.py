@@ -23,11 +23,19 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
+import xarray as xr
 from jax.scipy.special import logsumexp
 from numpyro.distributions import transforms
 from scipy.optimize import linear_sum_assignment
 
-from vibook._checks import check_array, check_positive, check_positive_int, check_real, is_tracer
+from vibook._checks import (
+    check_array,
+    check_positive,
+    check_positive_int,
+    check_real,
+    check_seed,
+    is_tracer,
+)
 
 __all__ = [
     "GaussianMixture",
@@ -251,18 +259,26 @@ class _FastSubsample(numpyro.primitives.Messenger):
 # Working with draws: covariances, responsibilities, predictive density, relabelling
 
 
-def _draws(posterior) -> dict[str, np.ndarray]:
-    """Posterior draws (n_draws, ...) from an SVIFit, a DataTree or a dict of arrays."""
-    if isinstance(posterior, dict):
-        out = {k: np.asarray(v) for k, v in posterior.items()}
-    else:
-        from vibook.infer import posterior_samples
+def _draws(posterior, name: str = "posterior") -> dict[str, np.ndarray]:
+    """Posterior draws (n_draws, ...) from an SVIFit, a DataTree or a dict of arrays.
 
+    ``name`` is the caller's argument, for the error messages.
+    """
+    if isinstance(posterior, dict):
+        out = {k: check_array(v, f"{name}[{k!r}]") for k, v in posterior.items()}
+    else:
+        from vibook.infer import SVIFit, posterior_samples
+
+        if not isinstance(posterior, SVIFit | xr.DataTree):
+            raise TypeError(
+                f"{name} must be a dict of draws, an SVIFit or a DataTree with a 'posterior' "
+                f"group; got {type(posterior).__name__}"
+            )
         out = {k: np.asarray(v) for k, v in posterior_samples(posterior).items()}
     missing = {"weights", "locs", "scales"} - set(out)
     if missing:
         raise ValueError(
-            f"posterior must hold draws of a gmm fit (weights, locs, scales); "
+            f"{name} must hold draws of a gmm fit (weights, locs, scales); "
             f"missing {sorted(missing)}"
         )
     if out["weights"].ndim == 1:  # a single point estimate: add a draws axis
@@ -275,7 +291,7 @@ def gmm_covariances(draws: dict) -> np.ndarray:
 
     For 1-D draws the result has shape (n_draws, K, 1, 1).
     """
-    draws = _draws(draws)
+    draws = _draws(draws, "draws")
     scales = draws["scales"]
     if scales.ndim == 2:  # 1-D data
         return (scales**2)[..., None, None]
@@ -402,7 +418,7 @@ def relabel_draws(draws: dict, reference_locs) -> dict[str, np.ndarray]:
         The same sites with clusters permuted draw by draw; ``"permutation"`` (n_draws, K)
         gives the cluster of each draw that became cluster ``k``.
     """
-    draws = _draws(draws)
+    draws = _draws(draws, "draws")
     ref = check_array(reference_locs, "reference_locs", ndim=(1, 2))
     locs = draws["locs"]
     if ref.shape != locs.shape[1:]:
@@ -480,7 +496,7 @@ def gmm_init_values(
     n_iter = check_positive_int(n_iter, "n_iter", minimum=0)
     n_init = check_positive_int(n_init, "n_init")
     one_d = x.ndim == 1
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     pts = x[:, None] if one_d else x
     if pts.shape[0] > subsample:
         pts = pts[rng.choice(pts.shape[0], subsample, replace=False)]

@@ -40,6 +40,7 @@ from vibook._checks import (
     check_key,
     check_positive,
     check_positive_int,
+    check_seed,
     is_tracer,
 )
 
@@ -143,6 +144,24 @@ def _check_sizes(n_topics, n_vocab):
     return n_topics, n_vocab
 
 
+def _check_observed(counts, word_ids, n_vocab):
+    """Observed padded counts and word ids, checked unless traced."""
+    if word_ids is None:
+        raise ValueError("word_ids is required with counts (see vibook.data.Corpus)")
+    if not (is_tracer(counts) or is_tracer(word_ids)):
+        counts, word_ids = _check_corpus(counts, word_ids, n_vocab)
+    return counts, word_ids
+
+
+def _check_subsample(subsample_size, n_docs):
+    if subsample_size is None:
+        return None
+    subsample_size = check_positive_int(subsample_size, "subsample_size")
+    if subsample_size > n_docs:
+        raise ValueError(f"subsample_size must be <= n_docs ({n_docs}); got {subsample_size}")
+    return subsample_size
+
+
 def _priors(n_topics, doc_topic_prior, topic_word_prior):
     alpha = 1.0 / n_topics if doc_topic_prior is None else doc_topic_prior
     eta = 1.0 / n_topics if topic_word_prior is None else topic_word_prior
@@ -208,15 +227,9 @@ def lda(
             )
         n_docs = jnp.shape(doc_lengths)[0]
     else:
-        if word_ids is None:
-            raise ValueError("word_ids is required with counts (see vibook.data.Corpus)")
-        if not (is_tracer(counts) or is_tracer(word_ids)):
-            counts, word_ids = _check_corpus(counts, word_ids, n_vocab)
+        counts, word_ids = _check_observed(counts, word_ids, n_vocab)
         n_docs = jnp.shape(counts)[0]
-    if subsample_size is not None:
-        subsample_size = check_positive_int(subsample_size, "subsample_size")
-        if subsample_size > n_docs:
-            raise ValueError(f"subsample_size must be <= n_docs ({n_docs}); got {subsample_size}")
+    subsample_size = _check_subsample(subsample_size, n_docs)
 
     topic_logits = numpyro.sample(
         "topic_logits", LogGamma(jnp.full((n_topics, n_vocab), eta)).to_event(2)
@@ -302,8 +315,15 @@ def lda_guide(
     """
     if counts is None:
         raise ValueError("lda_guide needs the observed counts (it fits the posterior of data)")
+    n_topics, n_vocab = _check_sizes(n_topics, n_vocab)
     alpha, _ = _priors(n_topics, doc_topic_prior, topic_word_prior)
+    counts, word_ids = _check_observed(counts, word_ids, n_vocab)
     n_docs = jnp.shape(counts)[0]
+    subsample_size = _check_subsample(subsample_size, n_docs)
+    if not is_tracer(init_scale):
+        init_scale = check_positive(init_scale, "init_scale")
+    if not is_tracer(local_steps):
+        local_steps = check_positive_int(local_steps, "local_steps")
     if init_topics is None:
         topic_loc = numpyro.param(
             "topic_loc", lambda key: jax.random.normal(key, (n_topics, n_vocab))
@@ -355,7 +375,7 @@ def seed_topics(counts, word_ids, *, n_topics: int, n_vocab: int, seed: int = 0,
     n_topics, n_vocab = _check_sizes(n_topics, n_vocab)
     counts, word_ids = _check_corpus(counts, word_ids, n_vocab)
     sample = check_positive_int(sample, "sample")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     n_docs = counts.shape[0]
     rows = rng.choice(n_docs, size=min(sample, n_docs), replace=False)
     c, w = counts[rows], word_ids[rows]
@@ -460,7 +480,8 @@ def fit_lda(
                 f"subsample_size must be <= n_docs ({counts.shape[0]}); got {subsample_size}"
             )
 
-    local_steps = check_positive_int(local_steps, "local_steps")
+    if not is_tracer(local_steps):
+        local_steps = check_positive_int(local_steps, "local_steps")
     if init not in ("kmeans++", "random"):
         raise ValueError(f"init must be 'kmeans++' or 'random'; got {init!r}")
     init_topics = None
@@ -546,7 +567,8 @@ def doc_topic_proportions(
     log_topics = jax.nn.log_softmax(_params(fit)["topic_loc"], axis=-1)
     counts, word_ids = _check_corpus(counts, word_ids, log_topics.shape[1])
     alpha, _ = _priors(log_topics.shape[0], doc_topic_prior, None)
-    local_steps = check_positive_int(local_steps, "local_steps")
+    if not is_tracer(local_steps):
+        local_steps = check_positive_int(local_steps, "local_steps")
     gamma = _doc_concentrations(
         jnp.asarray(counts), jnp.asarray(word_ids), log_topics, alpha, local_steps
     )
