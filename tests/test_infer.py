@@ -163,3 +163,10 @@ def test_runners_refuse_a_seed_int_and_bad_data():
         run_nuts(jax.random.key(0), beta_binomial, -2, flips=10)
     with pytest.raises(ValueError, match="chain_method"):
         run_nuts(jax.random.key(0), beta_binomial, 2, flips=10, chain_method="threads")
+
+
+def test_minibatch_fit_records_all_its_data_as_observed():
+    """observed_data holds every point, not the one random minibatch a trace would see."""
+    x = np.random.default_rng(5).normal(1.0, 1.0, size=50)
+    fit = run_svi(jax.random.key(0), normal_normal, x, subsample_size=10, num_steps=20)
+    np.testing.assert_array_equal(fit.posterior.observed_data["x"].values, x)

@@ -134,7 +134,13 @@ def _observed(model, model_args, model_kwargs) -> dict[str, np.ndarray]:
 
 
 def _to_datatree(draws, model, model_args, model_kwargs) -> xr.DataTree:
-    """Draws of shape (chain, draw, ...) plus the observed data as an ArviZ DataTree."""
+    """Draws of shape (chain, draw, ...) plus the observed data as an ArviZ DataTree.
+
+    A fit on minibatches (``subsample_size``) still records all the data it was fitted to:
+    the model is traced once without subsampling, not on one random minibatch.
+    """
+    if model_kwargs.get("subsample_size") is not None:
+        model_kwargs = {**model_kwargs, "subsample_size": None}
     dims = infer_dims(model, model_args, model_kwargs)
     observed = _observed(model, model_args, model_kwargs)
     groups = {"posterior": {k: np.asarray(v) for k, v in draws.items()}}
