@@ -100,6 +100,8 @@ def _layer_scales(prior_scale, n_layers: int) -> tuple[float, ...]:
 
 def bnn_layer_shapes(n_inputs: int, hidden, n_outputs: int) -> list[tuple[int, int]]:
     """The (fan_in, fan_out) of each layer of an MLP ``n_inputs -> hidden -> n_outputs``."""
+    n_inputs = check_positive_int(n_inputs, "n_inputs")
+    n_outputs = check_positive_int(n_outputs, "n_outputs")
     sizes = [n_inputs, *_check_hidden(hidden), n_outputs]
     return list(zip(sizes[:-1], sizes[1:], strict=True))
 
