@@ -473,15 +473,9 @@ def fit_lda(
     n_topics, n_vocab = _check_sizes(n_topics, n_vocab)
     counts, word_ids = _check_corpus(counts, word_ids, n_vocab)
     init_scale = check_positive(init_scale, "init_scale")
-    if subsample_size is not None:
-        subsample_size = check_positive_int(subsample_size, "subsample_size")
-        if subsample_size > counts.shape[0]:
-            raise ValueError(
-                f"subsample_size must be <= n_docs ({counts.shape[0]}); got {subsample_size}"
-            )
+    subsample_size = _check_subsample(subsample_size, counts.shape[0])
 
-    if not is_tracer(local_steps):
-        local_steps = check_positive_int(local_steps, "local_steps")
+    local_steps = check_positive_int(local_steps, "local_steps")
     if init not in ("kmeans++", "random"):
         raise ValueError(f"init must be 'kmeans++' or 'random'; got {init!r}")
     init_topics = None
@@ -567,8 +561,7 @@ def doc_topic_proportions(
     log_topics = jax.nn.log_softmax(_params(fit)["topic_loc"], axis=-1)
     counts, word_ids = _check_corpus(counts, word_ids, log_topics.shape[1])
     alpha, _ = _priors(log_topics.shape[0], doc_topic_prior, None)
-    if not is_tracer(local_steps):
-        local_steps = check_positive_int(local_steps, "local_steps")
+    local_steps = check_positive_int(local_steps, "local_steps")
     gamma = _doc_concentrations(
         jnp.asarray(counts), jnp.asarray(word_ids), log_topics, alpha, local_steps
     )
