@@ -131,3 +131,13 @@ def check_choice(value, name: str, options) -> str:
 def check_seed(seed, name: str = "seed") -> int:
     """Check a NumPy seed: an integer >= 0 (bools refused)."""
     return check_positive_int(seed, name, minimum=0)
+
+
+def check_subsample(subsample_size, n: int, name: str = "subsample_size"):
+    """Check a minibatch size: None (full batch) or an integer in 1..n."""
+    if subsample_size is None:
+        return None
+    subsample_size = check_positive_int(subsample_size, name)
+    if subsample_size > n:
+        raise ValueError(f"{name} must be <= the number of data points ({n}); got {subsample_size}")
+    return subsample_size

@@ -51,6 +51,7 @@ from vibook._checks import (
     check_key,
     check_positive,
     check_positive_int,
+    check_subsample,
     is_tracer,
 )
 
@@ -189,7 +190,7 @@ def bnn(
     x, y, n_classes = _check_xy(x, y, n_classes, y_required=False)
     mask = None if mask is None else jnp.asarray(mask)
     n, d = x.shape
-    subsample_size = _check_subsample(subsample_size, n)
+    subsample_size = check_subsample(subsample_size, n)
     hidden = _check_hidden(hidden)
     classify = n_classes is not None
     shapes = bnn_layer_shapes(d, hidden, n_classes if classify else 1)
@@ -370,17 +371,6 @@ def _check_xy(x, y, n_classes, *, y_required: bool = True):
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"x and y must have the same length; got {x.shape[0]} and {y.shape[0]}")
     return x, y, n_classes
-
-
-def _check_subsample(subsample_size, n: int):
-    if subsample_size is None:
-        return None
-    subsample_size = check_positive_int(subsample_size, "subsample_size")
-    if subsample_size > n:
-        raise ValueError(
-            f"subsample_size must be at most the {n} data points; got {subsample_size}"
-        )
-    return subsample_size
 
 
 def _check_weights(weights) -> int:

@@ -18,7 +18,14 @@ import numpyro
 import numpyro.distributions as dist
 from jax.scipy.special import betaln, gammaln
 
-from vibook._checks import check_array, check_positive, check_positive_int, check_real, is_tracer
+from vibook._checks import (
+    check_array,
+    check_positive,
+    check_positive_int,
+    check_real,
+    check_subsample,
+    is_tracer,
+)
 
 __all__ = [
     "beta_binomial",
@@ -230,10 +237,7 @@ def normal_normal(
         prior_loc, prior_scale, noise_scale = _check_normal_args(
             prior_loc, prior_scale, noise_scale
         )
-    if subsample_size is not None:
-        subsample_size = check_positive_int(subsample_size, "subsample_size")
-        if subsample_size > n:
-            raise ValueError(f"subsample_size must be <= n ({n}); got {subsample_size}")
+    subsample_size = check_subsample(subsample_size, n)
     mu = numpyro.sample("mu", dist.Normal(prior_loc, prior_scale))
     with numpyro.plate("obs", n, subsample_size=subsample_size):
         xb = None if x is None else numpyro.subsample(x, event_dim=0)

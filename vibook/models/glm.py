@@ -25,7 +25,12 @@ import numpyro.distributions as dist
 from jax.scipy.special import logsumexp
 from numpyro import handlers
 
-from vibook._checks import check_array, check_positive, check_positive_int, is_tracer
+from vibook._checks import (
+    check_array,
+    check_positive,
+    check_subsample,
+    is_tracer,
+)
 
 __all__ = ["logistic_heldout_loglik", "logistic_loglik", "logistic_regression"]
 
@@ -102,10 +107,7 @@ def logistic_regression(
     n, d = x.shape
     if not is_tracer(prior_scale):
         prior_scale = check_positive(prior_scale, "prior_scale")
-    if subsample_size is not None:
-        subsample_size = check_positive_int(subsample_size, "subsample_size")
-        if subsample_size > n:
-            raise ValueError(f"subsample_size must be <= the number of rows ({n}); got it larger")
+    subsample_size = check_subsample(subsample_size, n)
     w = numpyro.sample("w", dist.Normal(0.0, prior_scale).expand([d]).to_event(1))
     b = numpyro.sample("b", dist.Normal(0.0, prior_scale))
     rows = _minibatch_rows(n, subsample_size)

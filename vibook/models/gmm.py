@@ -34,6 +34,7 @@ from vibook._checks import (
     check_positive_int,
     check_real,
     check_seed,
+    check_subsample,
     is_tracer,
 )
 
@@ -185,10 +186,7 @@ def gmm(
     k = check_positive_int(n_components, "n_components")
     if covariance not in _COVARIANCES:
         raise ValueError(f"covariance must be 'full' or 'diag'; got {covariance!r}")
-    if subsample_size is not None:
-        subsample_size = check_positive_int(subsample_size, "subsample_size")
-        if subsample_size > n:
-            raise ValueError(f"subsample_size must be <= n ({n}); got {subsample_size}")
+    subsample_size = check_subsample(subsample_size, n)
     hyper = (concentration, loc_prior_loc, loc_prior_scale, scale_prior_scale, lkj_concentration)
     if not any(is_tracer(v) for v in hyper):
         check_positive(concentration, "concentration")

@@ -41,6 +41,7 @@ from vibook._checks import (
     check_positive,
     check_positive_int,
     check_seed,
+    check_subsample,
     is_tracer,
 )
 
@@ -153,15 +154,6 @@ def _check_observed(counts, word_ids, n_vocab):
     return counts, word_ids
 
 
-def _check_subsample(subsample_size, n_docs):
-    if subsample_size is None:
-        return None
-    subsample_size = check_positive_int(subsample_size, "subsample_size")
-    if subsample_size > n_docs:
-        raise ValueError(f"subsample_size must be <= n_docs ({n_docs}); got {subsample_size}")
-    return subsample_size
-
-
 def _priors(n_topics, doc_topic_prior, topic_word_prior):
     alpha = 1.0 / n_topics if doc_topic_prior is None else doc_topic_prior
     eta = 1.0 / n_topics if topic_word_prior is None else topic_word_prior
@@ -229,7 +221,7 @@ def lda(
     else:
         counts, word_ids = _check_observed(counts, word_ids, n_vocab)
         n_docs = jnp.shape(counts)[0]
-    subsample_size = _check_subsample(subsample_size, n_docs)
+    subsample_size = check_subsample(subsample_size, n_docs)
 
     topic_logits = numpyro.sample(
         "topic_logits", LogGamma(jnp.full((n_topics, n_vocab), eta)).to_event(2)
@@ -319,7 +311,7 @@ def lda_guide(
     alpha, _ = _priors(n_topics, doc_topic_prior, topic_word_prior)
     counts, word_ids = _check_observed(counts, word_ids, n_vocab)
     n_docs = jnp.shape(counts)[0]
-    subsample_size = _check_subsample(subsample_size, n_docs)
+    subsample_size = check_subsample(subsample_size, n_docs)
     if not is_tracer(init_scale):
         init_scale = check_positive(init_scale, "init_scale")
     if not is_tracer(local_steps):
@@ -473,7 +465,7 @@ def fit_lda(
     n_topics, n_vocab = _check_sizes(n_topics, n_vocab)
     counts, word_ids = _check_corpus(counts, word_ids, n_vocab)
     init_scale = check_positive(init_scale, "init_scale")
-    subsample_size = _check_subsample(subsample_size, counts.shape[0])
+    subsample_size = check_subsample(subsample_size, counts.shape[0])
 
     local_steps = check_positive_int(local_steps, "local_steps")
     if init not in ("kmeans++", "random"):
