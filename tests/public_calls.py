@@ -38,6 +38,8 @@ Y01 = (X2[:, 0] + 0.3 * RNG.normal(size=12) > 0).astype(np.int64)  # binary labe
 Y3 = np.arange(12) % 3  # three classes
 PROBS = np.full((12, 3), 0.2) + 0.4 * np.eye(3)[Y3]  # rows sum to 1
 PROBS_DRAWS = np.stack([PROBS, np.roll(PROBS, 1, axis=1)])  # (2, 12, 3)
+GMM_INIT = {"weights": np.array([0.4, 0.6]), "locs": np.array([[-1.0, 0.0], [1.0, 0.0]])}
+GMM_INIT["scales"] = np.ones((2, 2))
 SCHOOLS_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
 SCHOOLS_SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
 
@@ -410,6 +412,14 @@ CASES = [
         K("scale_prior_scale", 2.0, "scale"),
         K("lkj_concentration", 2.0, "scale"),
         K("subsample_size", None, "optcount", maximum=12),
+    ),
+    _m(
+        "vibook.models.gmm.gmm_guide",
+        P("x", X2, "data"),
+        K("n_components", 2, "count"),
+        K("covariance", "full", "choice"),
+        K("init_values", GMM_INIT),
+        K("init_scale", 0.01, "scale"),
     ),
     _c(
         "vibook.models.gmm.gmm_init_values",

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import arviz_base as azb
 import jax
@@ -48,8 +48,8 @@ class SVIFit:
     state : numpyro.infer.svi.SVIState
         The optimiser state after the last step; pass it as ``run_svi(..., init_state=state)``
         to continue the run where it stopped.
-    guide : callable
-        The guide that was fitted (an ``AutoNormal`` unless another was given).
+    fitted_guide : callable
+        The guide that was fitted, as given; use :attr:`guide`, which sets an autoguide up.
     model : callable
         The model that was fitted.
     posterior : xarray.DataTree
@@ -64,11 +64,25 @@ class SVIFit:
     params: dict[str, Any]
     losses: np.ndarray
     state: SVIState
-    guide: Callable
     model: Callable
     posterior: xr.DataTree
+    fitted_guide: Callable = field(repr=False)
     model_args: tuple = ()
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def guide(self) -> Callable:
+        """The fitted guide (an ``AutoNormal`` unless another was given), ready to use.
+
+        The fit ran as one compiled program, whose record of the model an autoguide does not
+        keep; on first access here it records the model again, with the fitted data, so
+        ``fit.guide.sample_posterior(key, fit.params, ...)`` works as after ``SVI.run``.
+        """
+        guide = self.fitted_guide
+        if any(g.prototype_trace is None for g in _autoguides_within(guide)):
+            with numpyro.handlers.block(), numpyro.handlers.seed(rng_seed=0):
+                guide(*self.model_args, **self.model_kwargs)
+        return guide
 
     @property
     def elbo(self) -> np.ndarray:
@@ -122,43 +136,274 @@ def _check_progress_bar(progress_bar) -> bool:
     return progress_bar
 
 
-def _observed(model, model_args, model_kwargs) -> dict[str, np.ndarray]:
-    """Observed values of ``model``'s sample sites, by running it once."""
+def _full_data(model_kwargs):
+    """``model_kwargs`` without minibatching, so a trace of the model sees all the data."""
+    if model_kwargs.get("subsample_size") is not None:
+        return {**model_kwargs, "subsample_size": None}
+    return model_kwargs
+
+
+def _full_trace(model, model_args, model_kwargs):
+    """One trace of ``model`` on all its data (never one minibatch), its effects blocked."""
     with numpyro.handlers.block(), numpyro.handlers.seed(rng_seed=0):
-        trace = numpyro.handlers.trace(model).get_trace(*model_args, **model_kwargs)
+        return numpyro.handlers.trace(model).get_trace(*model_args, **_full_data(model_kwargs))
+
+
+def _observed(model, model_args, model_kwargs) -> dict[str, Any]:
+    """Observed values of ``model``'s sample sites.
+
+    A fit on minibatches (``subsample_size``) still records all the data it was fitted to:
+    the model is traced without subsampling, not on one random minibatch.
+    """
+    trace = _full_trace(model, model_args, model_kwargs)
     return {
-        name: np.asarray(site["value"])
+        name: site["value"]
         for name, site in trace.items()
         if site["type"] == "sample" and site["is_observed"]
     }
 
 
-def _to_datatree(draws, model, model_args, model_kwargs) -> xr.DataTree:
-    """Draws of shape (chain, draw, ...) plus the observed data as an ArviZ DataTree.
+class _ModelInfo(NamedTuple):
+    """What a staged trace of the model tells before the fit."""
 
-    A fit on minibatches (``subsample_size``) still records all the data it was fitted to:
-    the model is traced once without subsampling, not on one random minibatch.
+    dims: dict[str, list[str]]  # ArviZ dimension names
+    latent: frozenset[str]
+    deterministic: frozenset[str]
+    observed: dict[str, Any]  # the data as given; None where the model computed it with JAX
+
+
+def _staged_trace(model, model_args, model_kwargs) -> _ModelInfo:
+    """Trace ``model`` on all the data with its operations staged, not run.
+
+    Under ``jax.make_jaxpr`` every JAX operation of the model is recorded instead of being
+    compiled and executed one by one, while the data stay concrete Python values: the
+    model's own checks of its inputs still run (and raise), at the cost of a Python trace.
     """
-    if model_kwargs.get("subsample_size") is not None:
-        model_kwargs = {**model_kwargs, "subsample_size": None}
-    dims = infer_dims(model, model_args, model_kwargs)
-    observed = _observed(model, model_args, model_kwargs)
+    found = {}
+
+    def trace_model():
+        found["dims"] = infer_dims(model, model_args, _full_data(model_kwargs))
+        trace = _full_trace(model, model_args, model_kwargs)
+        sample = [(name, site) for name, site in trace.items() if site["type"] == "sample"]
+        found["latent"] = frozenset(name for name, site in sample if not site["is_observed"])
+        found["deterministic"] = frozenset(
+            name for name, site in trace.items() if site["type"] == "deterministic"
+        )
+        found["observed"] = {
+            name: None if isinstance(site["value"], jax.core.Tracer) else site["value"]
+            for name, site in sample
+            if site["is_observed"]
+        }
+        return 0
+
+    jax.make_jaxpr(trace_model)()
+    return _ModelInfo(**found)
+
+
+def _to_datatree(draws, observed, dims) -> xr.DataTree:
+    """Draws of shape (chain, draw, ...) plus the observed data as an ArviZ DataTree."""
     groups = {"posterior": {k: np.asarray(v) for k, v in draws.items()}}
     if observed:
-        groups["observed_data"] = observed
+        groups["observed_data"] = {k: np.asarray(v) for k, v in observed.items()}
     dims = {k: v for k, v in dims.items() if k in groups["posterior"] or k in observed}
     return azb.from_dict(groups, dims=dims)
 
 
-def _guide_draws(rng_key, guide, params, model_args, model_kwargs, num_samples):
-    """Draws of the latent variables from a fitted guide, keyed by site name."""
-    if isinstance(guide, AutoGuide):
+# Raised when a model's Python code asks a traced (abstract) value for a concrete one.
+_TRACER_ERRORS = (
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerArrayConversionError,
+    jax.errors.TracerIntegerConversionError,
+)
+
+
+def _split_arrays(tree):
+    """Split a pytree into its array leaves (traced) and a function that rebuilds it.
+
+    Arrays with at least one axis become arguments of the compiled program; everything
+    else (numbers, strings, ``None``, functions) stays a Python constant of the trace, so
+    the model's Python code sees the same hyperparameters it would see outside ``jit``.
+    """
+    leaves, treedef = jax.tree.flatten(tree)
+    where = [i for i, v in enumerate(leaves) if isinstance(v, np.ndarray | jax.Array) and v.ndim]
+
+    def rebuild(arrays):
+        out = list(leaves)
+        for i, v in zip(where, arrays, strict=True):
+            out[i] = v
+        return jax.tree.unflatten(treedef, out)
+
+    return [leaves[i] for i in where], rebuild
+
+
+def _guides_within(guide):
+    """The guide and, for an ``AutoGuideList``, every guide inside it."""
+    yield guide
+    for inner in getattr(guide, "_guides", ()):
+        yield from _guides_within(inner)
+
+
+def _autoguides_within(guide):
+    return [g for g in _guides_within(guide) if isinstance(g, AutoGuide)]
+
+
+class _GuideSnapshot:
+    """Put back the attributes a guide had, once a trace has set it up with traced values.
+
+    An autoguide records the model's trace the first time it is called; when that call is
+    traced inside ``jit`` the record holds abstract values, which must not outlive the
+    trace. Restoring the attributes leaves the guide as the caller gave it: it sets itself
+    up again, with concrete values, the next time it is used outside the compiled fit.
+    """
+
+    def __init__(self, guide):
+        self.saved = [(g, dict(vars(g))) for g in _guides_within(guide) if hasattr(g, "__dict__")]
+
+    def restore(self):
+        for g, attrs in self.saved:
+            vars(g).clear()
+            vars(g).update(attrs)
+
+
+class _Progress:
+    """A tqdm bar fed from inside the compiled loop through ``jax.debug.callback``."""
+
+    def __init__(self, num_steps):
+        from tqdm.auto import tqdm
+
+        self.num_steps = num_steps
+        self.every = max(num_steps // 50, 1)
+        self.bar = tqdm(total=num_steps, desc="compiling")
+
+    def update(self, step, loss):
+        step = int(step) + 1
+        self.bar.set_description("SVI", refresh=False)
+        self.bar.set_postfix_str(f"loss {float(loss):.4g}", refresh=False)
+        self.bar.update(step - self.bar.n)
+
+    def hook(self, step, loss):
+        """Inside the loop: report every ``every`` steps and at the last one."""
+        report = (step % self.every == self.every - 1) | (step == self.num_steps - 1)
+        jax.lax.cond(report, lambda: jax.debug.callback(self.update, step, loss), lambda: None)
+
+    def close(self):
+        self.bar.close()
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything one :func:`run_svi` call fits, as the two ways of running it need it."""
+
+    svi: SVI
+    guide: Callable
+    model: Callable
+    info: _ModelInfo
+    fit_args: tuple  # the data as the steps see it (split over devices with shard_data)
+    fit_kwargs: dict
+    model_args: tuple  # the data as given
+    model_kwargs: dict
+    num_steps: int
+    num_samples: int
+    init_state: SVIState | None
+    progress_bar: bool
+
+
+def _compiled_fit(job: _Job, rng_key):
+    """Initialise, optimise, draw from the guide and record the data in one XLA program.
+
+    Run outside ``jit``, NumPyro's set-up (the guide's first trace of the model, the search
+    for valid initial values, the draws) executes operation by operation, and XLA compiles
+    every one of those hundreds of operations separately; compiled together they cost one
+    compilation. The steps are ``SVI.run``'s, with the same keys.
+    """
+    svi = job.svi
+    arrays, rebuild = _split_arrays((job.fit_args, job.fit_kwargs))
+    progress = _Progress(job.num_steps) if job.progress_bar else None
+
+    def program(rng_key, arrays, init_state):
+        args, kwargs = rebuild(arrays)
+        fit_key, draw_key = jax.random.split(rng_key)
+        state = svi.init(fit_key, *args, **kwargs)  # also sets up the guide and svi's transforms
+        if init_state is not None:
+            state = init_state
+
+        def step(state, i):
+            state, loss = svi.update(state, *args, **kwargs)
+            if progress is not None:
+                progress.hook(i, loss)
+            return state, loss
+
+        state, losses = jax.lax.scan(step, state, jnp.arange(job.num_steps))
+        params = svi.get_params(state)
+        draws = _guide_draws(draw_key, job.guide, params, args, kwargs, job.num_samples, job.info)
+        computed = {
+            k: v
+            for k, v in _observed(job.model, args, kwargs).items()
+            if job.info.observed[k] is None
+        }
+        return state, losses, params, draws, computed
+
+    snapshot = _GuideSnapshot(job.guide)
+    try:
+        return jax.jit(program)(rng_key, arrays, job.init_state)
+    finally:
+        snapshot.restore()
+        if progress is not None:
+            progress.close()
+
+
+def _eager_fit(job: _Job, rng_key):
+    """``SVI.run`` as NumPyro runs it, for models that cannot be traced as one program."""
+    fit_key, draw_key = jax.random.split(rng_key)
+    if job.init_state is not None:
+        # SVI.run resumes from a state but needs init() to have set up the guide and the
+        # constraint transforms; the state's own key then drives the continued run.
+        job.svi.init(fit_key, *job.fit_args, **job.fit_kwargs)
+    result = job.svi.run(
+        fit_key,
+        job.num_steps,
+        *job.fit_args,
+        progress_bar=job.progress_bar,
+        init_state=job.init_state,
+        **job.fit_kwargs,
+    )
+    draws = _guide_draws(
+        draw_key,
+        job.guide,
+        result.params,
+        job.model_args,
+        job.model_kwargs,
+        job.num_samples,
+        job.info,
+    )
+    observed = _observed(job.model, job.model_args, job.model_kwargs)
+    return result.state, result.losses, result.params, draws, observed
+
+
+# Autoguides whose own trace draws from the fitted distribution, as sample_posterior does.
+# (Not AutoLaplaceApproximation, whose trace is a point and whose posterior is not.)
+_SELF_SAMPLING_GUIDES = (AutoNormal,)
+
+
+def _guide_draws(rng_key, guide, params, model_args, model_kwargs, num_samples, info=None):
+    """Draws of the latent variables from a fitted guide, keyed by site name.
+
+    An autoguide's ``sample_posterior`` runs the whole model once per draw to constrain the
+    draws and to compute its deterministic sites. Where the model has none (``info`` says)
+    and the guide's own trace samples its fitted distribution, the guide is run instead:
+    the same distribution, at a fraction of the work. Only sites of the model are kept.
+    """
+    direct = info is not None and not info.deterministic and type(guide) in _SELF_SAMPLING_GUIDES
+    if isinstance(guide, AutoGuide) and not direct:
         return guide.sample_posterior(
             rng_key, params, *model_args, sample_shape=(num_samples,), **model_kwargs
         )
-    return Predictive(guide, params=params, num_samples=num_samples)(
+    draws = Predictive(guide, params=params, num_samples=num_samples)(
         rng_key, *model_args, **model_kwargs
     )
+    if info is not None:  # leave out a guide's auxiliary sites, which the model does not have
+        draws = {k: v for k, v in draws.items() if k in info.latent or k in info.deterministic}
+    return draws
 
 
 def _shard_data_axis(model_args, model_kwargs):
@@ -300,21 +545,30 @@ def run_svi(
         _shard_data_axis(model_args, model_kwargs) if shard_data else (model_args, model_kwargs)
     )
 
-    fit_key, draw_key = jax.random.split(rng_key)
-    svi = SVI(model, guide, optimizer, loss if loss is not None else Trace_ELBO())
-    if init_state is not None:
-        # SVI.run resumes from a state but needs init() to have set up the guide and the
-        # constraint transforms; the state's own key then drives the continued run.
-        svi.init(fit_key, *fit_args, **fit_kwargs)
-    result = svi.run(
-        fit_key,
-        num_steps,
-        *fit_args,
-        progress_bar=progress_bar,
+    # The model is traced once with the concrete data, staged and never executed: its own
+    # input checks run, and ArviZ's dimension names come out of the same trace.
+    job = _Job(
+        svi=SVI(model, guide, optimizer, loss if loss is not None else Trace_ELBO()),
+        guide=guide,
+        model=model,
+        info=_staged_trace(model, model_args, model_kwargs),
+        fit_args=fit_args,
+        fit_kwargs=fit_kwargs,
+        model_args=model_args,
+        model_kwargs=model_kwargs,
+        num_steps=num_steps,
+        num_samples=num_samples,
         init_state=init_state,
-        **fit_kwargs,
+        progress_bar=progress_bar,
     )
-    losses = np.asarray(result.losses)
+    try:
+        state, losses, params, draws, computed = _compiled_fit(job, rng_key)
+        observed = {k: computed.get(k, v) for k, v in job.info.observed.items()}
+    except _TRACER_ERRORS:
+        # A model whose Python code needs concrete values (a branch on the data, say) cannot
+        # be compiled as one program; run it the way NumPyro does, step by step.
+        state, losses, params, draws, observed = _eager_fit(job, rng_key)
+    losses = np.asarray(losses)
     bad = np.flatnonzero(~np.isfinite(losses))
     rate = f" (now {learning_rate})" if learning_rate is not None else ""
     remedy = (
@@ -329,7 +583,6 @@ def run_svi(
             f"SVI diverged: the loss became {losses[step]} at step {step} of {num_steps} "
             f"(last finite loss: {last}). {remedy}"
         )
-    params = result.params
     # The last update can break the parameters while every loss (computed before it) is finite.
     broken = sorted(
         k for k, v in params.items() if not all(np.isfinite(x).all() for x in jax.tree.leaves(v))
@@ -339,14 +592,13 @@ def run_svi(
             f"SVI diverged: the update at step {num_steps - 1} of {num_steps} (the last) made "
             f"{', '.join(broken)} NaN or infinite, though every loss was finite. {remedy}"
         )
-    draws = _guide_draws(draw_key, guide, params, model_args, model_kwargs, num_samples)
     draws = {k: np.asarray(v)[None] for k, v in draws.items()}
-    posterior = _to_datatree(draws, model, model_args, model_kwargs)
+    posterior = _to_datatree(draws, observed, job.info.dims)
     return SVIFit(
         params=params,
         losses=losses,
-        state=result.state,
-        guide=guide,
+        state=state,
+        fitted_guide=guide,
         model=model,
         posterior=posterior,
         model_args=tuple(model_args),

@@ -188,7 +188,7 @@ def _write(fit, directory: Path) -> None:
             state_arrays, key_leaves = _state_arrays(jax.tree.leaves(fit.state))
             module = getattr(fit.model, "__module__", "?")
             model_name = f"{module}.{getattr(fit.model, '__qualname__', '?')}"
-            guide_name = type(fit.guide).__name__
+            guide_name = type(fit.fitted_guide).__name__
         else:  # a SavedFit, saved again
             state_arrays, key_leaves = _state_arrays(fit.state_leaves)
             model_name, guide_name = fit.model_name, fit.guide_name
