@@ -277,8 +277,8 @@ def gmm_guide(
         q(u) = \mathcal N(u \mid m, \operatorname{diag}(s^2)), \qquad
         (w, \mu, s, L) = T(u).
 
-    Unlike an autoguide it needs no trace of the model to set itself up, so a fit
-    compiles one program of about two thirds the size. Takes the model's arguments; give
+    Unlike an autoguide it needs no trace of the model, and no search for valid starting
+    values, to set itself up, so a fit compiles a smaller program. Takes the model's arguments; give
     the starting values with ``functools.partial(gmm_guide, init_values=...)``, for example
     :func:`gmm_init_values` of the data.
 
