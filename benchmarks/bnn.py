@@ -3,14 +3,28 @@
     python benchmarks/bnn.py --json [--seed S] [--quick]
 
 Prints one JSON object. Rows: ``mlp`` (scikit-learn ``MLPClassifier``, 100 hidden units, on
-pixels / 16), ``map``, ``mc_dropout``, ``ensemble`` and ``bnn_svi`` (vibook, same
-architecture, standardised pixels). Each row has ``accuracy``, ``nll``, ``ece`` (15 bins)
+pixels / 16), ``map``, ``mc_dropout``, ``ensemble`` (vibook, 50 tanh units, standardised
+pixels) and ``bnn_svi``. Each row has ``accuracy``, ``nll``, ``ece`` (15 bins)
 and ``brier`` on the fixed 70/30 stratified split of all ten digits; ``ood_auroc`` from a
 second fit on digits 0-4 that must flag digits 5-9, scored by predictive entropy, and
 ``ood_auroc_maxprob`` scored by one minus the highest class probability; and ``seconds``
 (wall time of both fits and predictions on a possibly shared machine). ``targets`` checks
 bnn_svi against the MLP: accuracy >= MLP's, NLL <= 0.8 x MLP's, ECE <= MLP's, OOD AUROC
 >= 0.95.
+
+``bnn_svi`` is a mean-field Gaussian BNN with the MLP's architecture and inputs (100 ReLU
+units, pixels / 16) under a broad prior, sd ``30 / sqrt(fan_in)`` per weight: the KL term
+of a mean-field fit pulls every weight towards its prior, and a tight prior turns that into
+predictions that are too soft (underconfidence, the usual failure of mean-field BNNs on
+small data sets). Its means start at a MAP fit of the same model (2000 Adam steps from a He
+initialisation), its sds at 1e-3, and SVI then runs 5000 full-batch Adam steps with the
+step size decayed from 1e-3 by a cosine schedule, with the ELBO estimated by local
+reparameterisation. The posterior is not tempered: the KL term has weight 1. The choices
+were made on a validation split carved from the training images (70/30, stratified), never
+on the test images. Raw pixels did as well as standardised ones on one validation split
+and better on another (NLL 0.073 against 0.098): pixels that are almost always blank get a
+tiny sd, so standardised inputs reach 35 on training images and 85 on test images, and the
+weight noise on such an input swamps the rest of the unit's input.
 """
 
 from __future__ import annotations
@@ -40,11 +54,16 @@ from vibook.models.bnn import fit_bnn, predict_proba
 
 HIDDEN = (50,)
 BNN = {
-    "hidden": HIDDEN,
-    "activation": "tanh",
-    "prior_scale": (15.0, 30.0),
+    "hidden": (100,),
+    "activation": "relu",
+    "prior_scale": 30.0,
+    "init_loc": "map",
+    "map_steps": 2000,
+    "map_learning_rate": 0.01,
     "num_steps": 5000,
-    "learning_rate": 0.01,
+    "learning_rate": 0.001,
+    "lr_schedule": "cosine",
+    "local_reparam": True,
 }
 BASE = {
     "hidden": HIDDEN,
@@ -119,7 +138,11 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
     scale = 50 if args.quick else 1
-    bnn_cfg = dict(BNN, num_steps=max(BNN["num_steps"] // scale, 10))
+    bnn_cfg = dict(
+        BNN,
+        num_steps=max(BNN["num_steps"] // scale, 10),
+        map_steps=max(BNN["map_steps"] // scale, 10),
+    )
     base_cfg = dict(BASE, num_steps=max(BASE["num_steps"] // scale, 10))
     draws = 10 if args.quick else NUM_DRAWS
 
@@ -153,6 +176,8 @@ def main(argv=None) -> dict:
     for m in methods:
         if m == "mlp":
             rows[m] = _sklearn_mlp(args.seed, raw_full, raw_ood, args.quick)
+        elif m == "bnn_svi":
+            rows[m] = _jax_row(*runners[m], args.seed, raw_full, raw_ood)
         elif m in runners:
             rows[m] = _jax_row(*runners[m], args.seed, full, ood)
         else:

@@ -489,6 +489,11 @@ CASES = [
         K("batch_size", None, "optcount", maximum=12),
         K("num_particles", 1, "count"),
         K("prior_scale", 1.0, "scale"),
+        K("init_loc", "map", "choice"),
+        K("map_steps", 3, "count"),
+        K("map_learning_rate", 0.01, "scale"),
+        K("lr_schedule", "cosine", "choice"),
+        K("local_reparam", True, "bool"),
         max_examples=6,
     ),
     _c(
