@@ -123,3 +123,20 @@ def test_the_compiled_fit_is_the_step_by_step_fit():
     b = run_svi(jax.random.key(6), branching_model, X, num_steps=400, num_samples=50)
     np.testing.assert_allclose(a.losses, b.losses, rtol=1e-4)
     np.testing.assert_allclose(a.params["mu_auto_loc"], b.params["mu_auto_loc"], rtol=1e-4)
+
+
+def test_the_same_fit_run_again_is_not_compiled_again(compilations):
+    x = X[:31]  # a data shape no other test uses
+    first = run_svi(jax.random.key(8), normal_normal, x, num_steps=2000, learning_rate=0.02)
+    assert compilations.count("jit(program)") == 1
+    # A cell run again: same model, settings and shapes, other data.
+    second = run_svi(jax.random.key(8), normal_normal, x + 1.0, num_steps=2000, learning_rate=0.02)
+    assert compilations.count("jit(program)") == 1
+    # ... and the numbers are those of the new data: the posterior mean moves by
+    # n / (n + 1) = 31/32 of the shift (prior N(0, 1), unit noise), up to Adam's jitter of
+    # about 0.01 in each fit.
+    shift = float(second.params["mu_auto_loc"] - first.params["mu_auto_loc"])
+    assert shift == pytest.approx(31 / 32, abs=0.05)
+    # Other settings are another program.
+    run_svi(jax.random.key(9), normal_normal, x, num_steps=2001, learning_rate=0.02)
+    assert compilations.count("jit(program)") == 2

@@ -9,6 +9,7 @@ chain), so every ArviZ function, and any comparison between the two, works on th
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -218,22 +219,20 @@ _TRACER_ERRORS = (
 
 
 def _split_arrays(tree):
-    """Split a pytree into its array leaves (traced) and a function that rebuilds it.
+    """Split a pytree into its array leaves and the rest.
 
     Arrays with at least one axis become arguments of the compiled program; everything
     else (numbers, strings, ``None``, functions) stays a Python constant of the trace, so
     the model's Python code sees the same hyperparameters it would see outside ``jit``.
+    Returns the arrays, the tree's structure, the other leaves (``None`` in place of each
+    array) and the positions of the arrays.
     """
     leaves, treedef = jax.tree.flatten(tree)
-    where = [i for i, v in enumerate(leaves) if isinstance(v, np.ndarray | jax.Array) and v.ndim]
-
-    def rebuild(arrays):
-        out = list(leaves)
-        for i, v in zip(where, arrays, strict=True):
-            out[i] = v
-        return jax.tree.unflatten(treedef, out)
-
-    return [leaves[i] for i in where], rebuild
+    where = tuple(
+        i for i, v in enumerate(leaves) if isinstance(v, np.ndarray | jax.Array) and v.ndim
+    )
+    static = tuple(None if i in where else v for i, v in enumerate(leaves))
+    return [leaves[i] for i in where], treedef, static, where
 
 
 def _guides_within(guide):
@@ -271,8 +270,6 @@ class _Progress:
     def __init__(self, num_steps):
         from tqdm.auto import tqdm
 
-        self.num_steps = num_steps
-        self.every = max(num_steps // 50, 1)
         self.bar = tqdm(total=num_steps, desc="compiling")
 
     def update(self, step, loss):
@@ -280,11 +277,6 @@ class _Progress:
         self.bar.set_description("SVI", refresh=False)
         self.bar.set_postfix_str(f"loss {float(loss):.4g}", refresh=False)
         self.bar.update(step - self.bar.n)
-
-    def hook(self, step, loss):
-        """Inside the loop: report every ``every`` steps and at the last one."""
-        report = (step % self.every == self.every - 1) | (step == self.num_steps - 1)
-        jax.lax.cond(report, lambda: jax.debug.callback(self.update, step, loss), lambda: None)
 
     def close(self):
         self.bar.close()
@@ -296,6 +288,7 @@ class _Job:
 
     svi: SVI
     guide: Callable
+    default_guide: bool  # run_svi made the guide (AutoNormal(model)); none was given
     model: Callable
     info: _ModelInfo
     fit_args: tuple  # the data as the steps see it (split over devices with shard_data)
@@ -308,20 +301,73 @@ class _Job:
     progress_bar: bool
 
 
-def _compiled_fit(job: _Job, rng_key):
-    """Initialise, optimise, draw from the guide and record the data in one XLA program.
+class _Program(NamedTuple):
+    """What a compiled fit depends on besides the values of its data: its cache key.
 
-    Run outside ``jit``, NumPyro's set-up (the guide's first trace of the model, the search
-    for valid initial values, the draws) executes operation by operation, and XLA compiles
-    every one of those hundreds of operations separately; compiled together they cost one
-    compilation. The steps are ``SVI.run``'s, with the same keys.
+    ``guide``, ``optimizer`` and ``loss`` are ``None`` for run_svi's defaults (a new
+    ``AutoNormal(model)``, ``Adam(learning_rate)`` and ``Trace_ELBO()`` for each trace), so a
+    fit run again with the same model, settings and data shapes (a notebook cell run twice)
+    reuses the compiled program instead of compiling it again.
     """
-    svi = job.svi
-    arrays, rebuild = _split_arrays((job.fit_args, job.fit_kwargs))
-    progress = _Progress(job.num_steps) if job.progress_bar else None
+
+    model: Callable
+    guide: Callable | None
+    optimizer: Any
+    learning_rate: float | None
+    loss: Any
+    num_steps: int
+    num_samples: int
+    progress_bar: bool
+    treedef: Any  # of (args, kwargs)
+    static: tuple  # its leaves that are not arrays, None in place of each array
+    where: tuple  # positions of the arrays among the leaves
+    shapes: tuple  # shape and dtype of each array and of the init_state leaves
+    keep: frozenset  # the model's latent and deterministic sites
+    computed: frozenset  # observed sites whose values the model computes with JAX
+    direct_draws: bool  # draw by running the guide (see _guide_draws)
+
+
+def _program_for(job: _Job, learning_rate, optimizer, loss, arrays, treedef, static, where):
+    state_leaves = jax.tree.leaves(job.init_state)
+    shapes = tuple(
+        (np.shape(v), str(getattr(v, "dtype", type(v)))) for v in (*arrays, *state_leaves)
+    )
+    info = job.info
+    return _Program(
+        model=job.model,
+        guide=None if job.default_guide else job.guide,
+        optimizer=optimizer,
+        learning_rate=learning_rate if optimizer is None else None,
+        loss=loss,
+        num_steps=job.num_steps,
+        num_samples=job.num_samples,
+        progress_bar=job.progress_bar,
+        treedef=(treedef, jax.tree.structure(job.init_state)),
+        static=static,
+        where=where,
+        shapes=shapes,
+        keep=info.latent | info.deterministic,
+        computed=frozenset(k for k, v in info.observed.items() if v is None),
+        direct_draws=_draws_directly(job.guide, info),
+    )
+
+
+def _build_program(spec: _Program):
+    """The jitted fit for ``spec``, and the slot its progress callback reads its bar from."""
+    progress = {}
+    every = max(spec.num_steps // 50, 1)
+
+    def report(step, loss):
+        progress["bar"].update(step, loss)
 
     def program(rng_key, arrays, init_state):
-        args, kwargs = rebuild(arrays)
+        leaves = list(spec.static)
+        for i, v in zip(spec.where, arrays, strict=True):
+            leaves[i] = v
+        args, kwargs = jax.tree.unflatten(spec.treedef[0], leaves)
+        guide = AutoNormal(spec.model) if spec.guide is None else spec.guide
+        optimizer = spec.optimizer or numpyro.optim.Adam(spec.learning_rate)
+        svi = SVI(spec.model, guide, optimizer, spec.loss or Trace_ELBO())
         fit_key, draw_key = jax.random.split(rng_key)
         state = svi.init(fit_key, *args, **kwargs)  # also sets up the guide and svi's transforms
         if init_state is not None:
@@ -329,27 +375,53 @@ def _compiled_fit(job: _Job, rng_key):
 
         def step(state, i):
             state, loss = svi.update(state, *args, **kwargs)
-            if progress is not None:
-                progress.hook(i, loss)
+            if spec.progress_bar:  # every `every` steps and at the last one
+                due = (i % every == every - 1) | (i == spec.num_steps - 1)
+                jax.lax.cond(due, lambda: jax.debug.callback(report, i, loss), lambda: None)
             return state, loss
 
-        state, losses = jax.lax.scan(step, state, jnp.arange(job.num_steps))
+        state, losses = jax.lax.scan(step, state, jnp.arange(spec.num_steps))
         params = svi.get_params(state)
-        draws = _guide_draws(draw_key, job.guide, params, args, kwargs, job.num_samples, job.info)
-        computed = {
-            k: v
-            for k, v in _observed(job.model, args, kwargs).items()
-            if job.info.observed[k] is None
-        }
+        draws = _guide_draws(
+            draw_key, guide, params, args, kwargs, spec.num_samples, spec.keep, spec.direct_draws
+        )
+        # Data the model computes with JAX come out of the program; the rest are as given.
+        computed = {}
+        if spec.computed:
+            observed = _observed(spec.model, args, kwargs)
+            computed = {k: observed[k] for k in spec.computed}
         return state, losses, params, draws, computed
 
-    snapshot = _GuideSnapshot(job.guide)
+    return jax.jit(program), progress
+
+
+_build_program_cached = functools.lru_cache(maxsize=16)(_build_program)
+
+
+def _compiled_fit(job: _Job, rng_key, *, learning_rate, optimizer, loss):
+    """Initialise, optimise, draw from the guide and record the data in one XLA program.
+
+    Run outside ``jit``, NumPyro's set-up (the guide's first trace of the model, the search
+    for valid initial values, the draws) executes operation by operation, and XLA compiles
+    every one of those hundreds of operations separately; compiled together they cost one
+    compilation, and none when the same fit is run again. The steps are ``SVI.run``'s, with
+    the same keys.
+    """
+    arrays, treedef, static, where = _split_arrays((job.fit_args, job.fit_kwargs))
+    spec = _program_for(job, learning_rate, optimizer, loss, arrays, treedef, static, where)
     try:
-        return jax.jit(program)(rng_key, arrays, job.init_state)
+        program, progress = _build_program_cached(spec)
+    except TypeError:  # something in the key is unhashable: compile without caching
+        program, progress = _build_program(spec)
+    snapshot = _GuideSnapshot(job.guide)
+    if job.progress_bar:
+        progress["bar"] = _Progress(job.num_steps)
+    try:
+        return program(rng_key, arrays, job.init_state)
     finally:
         snapshot.restore()
-        if progress is not None:
-            progress.close()
+        if job.progress_bar:
+            progress.pop("bar").close()
 
 
 def _eager_fit(job: _Job, rng_key):
@@ -374,7 +446,8 @@ def _eager_fit(job: _Job, rng_key):
         job.model_args,
         job.model_kwargs,
         job.num_samples,
-        job.info,
+        job.info.latent | job.info.deterministic,
+        _draws_directly(job.guide, job.info),
     )
     observed = _observed(job.model, job.model_args, job.model_kwargs)
     return result.state, result.losses, result.params, draws, observed
@@ -385,15 +458,22 @@ def _eager_fit(job: _Job, rng_key):
 _SELF_SAMPLING_GUIDES = (AutoNormal,)
 
 
-def _guide_draws(rng_key, guide, params, model_args, model_kwargs, num_samples, info=None):
+def _draws_directly(guide, info: _ModelInfo) -> bool:
+    """Whether the guide's own trace may give the draws (see :func:`_guide_draws`)."""
+    return not info.deterministic and type(guide) in _SELF_SAMPLING_GUIDES
+
+
+def _guide_draws(
+    rng_key, guide, params, model_args, model_kwargs, num_samples, keep=None, direct=False
+):
     """Draws of the latent variables from a fitted guide, keyed by site name.
 
     An autoguide's ``sample_posterior`` runs the whole model once per draw to constrain the
-    draws and to compute its deterministic sites. Where the model has none (``info`` says)
-    and the guide's own trace samples its fitted distribution, the guide is run instead:
-    the same distribution, at a fraction of the work. Only sites of the model are kept.
+    draws and to compute its deterministic sites. Where the model has none and the guide's
+    own trace samples its fitted distribution (``direct``), the guide is run instead: the
+    same distribution, at a fraction of the work. Only the sites in ``keep`` (the model's
+    latent and deterministic ones) are returned, not a guide's auxiliary variables.
     """
-    direct = info is not None and not info.deterministic and type(guide) in _SELF_SAMPLING_GUIDES
     if isinstance(guide, AutoGuide) and not direct:
         return guide.sample_posterior(
             rng_key, params, *model_args, sample_shape=(num_samples,), **model_kwargs
@@ -401,8 +481,8 @@ def _guide_draws(rng_key, guide, params, model_args, model_kwargs, num_samples, 
     draws = Predictive(guide, params=params, num_samples=num_samples)(
         rng_key, *model_args, **model_kwargs
     )
-    if info is not None:  # leave out a guide's auxiliary sites, which the model does not have
-        draws = {k: v for k, v in draws.items() if k in info.latent or k in info.deterministic}
+    if keep is not None:
+        draws = {k: v for k, v in draws.items() if k in keep}
     return draws
 
 
@@ -513,6 +593,7 @@ def run_svi(
     num_samples = check_positive_int(num_samples, "num_samples")
     if optimizer is not None and learning_rate is not None:
         raise ValueError("give either optimizer or learning_rate, not both")
+    given = {"optimizer": optimizer, "loss": loss, "guide": guide}
     if optimizer is None:
         learning_rate = (
             0.01 if learning_rate is None else check_positive(learning_rate, "learning_rate")
@@ -550,6 +631,7 @@ def run_svi(
     job = _Job(
         svi=SVI(model, guide, optimizer, loss if loss is not None else Trace_ELBO()),
         guide=guide,
+        default_guide=given["guide"] is None,
         model=model,
         info=_staged_trace(model, model_args, model_kwargs),
         fit_args=fit_args,
@@ -562,7 +644,13 @@ def run_svi(
         progress_bar=progress_bar,
     )
     try:
-        state, losses, params, draws, computed = _compiled_fit(job, rng_key)
+        state, losses, params, draws, computed = _compiled_fit(
+            job,
+            rng_key,
+            learning_rate=learning_rate,
+            optimizer=given["optimizer"],
+            loss=given["loss"],
+        )
         observed = {k: computed.get(k, v) for k, v in job.info.observed.items()}
     except _TRACER_ERRORS:
         # A model whose Python code needs concrete values (a branch on the data, say) cannot

@@ -38,6 +38,13 @@ def test_tiny_run_prints_one_json_object_with_rows_and_ratios(capsys):
     seconds = {(r["system"], r["task"]): r["seconds"] for r in rows}
     for task in ("svi", "nuts"):
         assert printed["ratio"][task] == seconds["vibook", task] / seconds["numpyro", task]
+    # First calls, each in a fresh process.
+    first = printed["first_call"]["seconds"]
+    assert set(first) == {f"{s}/{t}" for s in ("numpyro", "vibook") for t in ("svi", "nuts")}
+    assert all(v > 0 for v in first.values())
+    for task in ("svi", "nuts"):
+        expected = first[f"vibook/{task}"] / first[f"numpyro/{task}"]
+        assert printed["first_call"]["ratio"][task] == expected
         assert len(printed["repeats_seconds"][f"vibook/{task}"]) == 2
     assert printed["meets_target"] == all(v <= 1.05 for v in printed["ratio"].values())
     assert set(printed["what_each_side_does"]) == {
