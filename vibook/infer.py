@@ -150,18 +150,21 @@ def _full_trace(model, model_args, model_kwargs):
         return numpyro.handlers.trace(model).get_trace(*model_args, **_full_data(model_kwargs))
 
 
-def _observed(model, model_args, model_kwargs) -> dict[str, Any]:
-    """Observed values of ``model``'s sample sites.
+def _computed(model, model_args, model_kwargs, names) -> dict[str, Any]:
+    """Values of the observed sites ``names``, which the model computes from its arguments.
 
-    A fit on minibatches (``subsample_size``) still records all the data it was fitted to:
-    the model is traced without subsampling, not on one random minibatch.
+    The other observed sites are recorded as given (:func:`_staged_trace`). A fit on
+    minibatches (``subsample_size``) still records all the data it was fitted to: the model
+    is traced without subsampling, not on one random minibatch.
     """
+    if not names:
+        return {}
     trace = _full_trace(model, model_args, model_kwargs)
-    return {
-        name: site["value"]
-        for name, site in trace.items()
-        if site["type"] == "sample" and site["is_observed"]
-    }
+    return {name: trace[name]["value"] for name in names}
+
+
+def _computed_names(info) -> frozenset[str]:
+    return frozenset(k for k, v in info.observed.items() if v is None)
 
 
 class _ModelInfo(NamedTuple):
@@ -347,7 +350,7 @@ def _program_for(job: _Job, learning_rate, optimizer, loss, arrays, treedef, sta
         where=where,
         shapes=shapes,
         keep=info.latent | info.deterministic,
-        computed=frozenset(k for k, v in info.observed.items() if v is None),
+        computed=_computed_names(info),
         direct_draws=_draws_directly(job.guide, info),
     )
 
@@ -366,8 +369,10 @@ def _build_program(spec: _Program):
             leaves[i] = v
         args, kwargs = jax.tree.unflatten(spec.treedef[0], leaves)
         guide = AutoNormal(spec.model) if spec.guide is None else spec.guide
-        optimizer = spec.optimizer or numpyro.optim.Adam(spec.learning_rate)
-        svi = SVI(spec.model, guide, optimizer, spec.loss or Trace_ELBO())
+        optimizer = (
+            numpyro.optim.Adam(spec.learning_rate) if spec.optimizer is None else spec.optimizer
+        )
+        svi = SVI(spec.model, guide, optimizer, Trace_ELBO() if spec.loss is None else spec.loss)
         fit_key, draw_key = jax.random.split(rng_key)
         state = svi.init(fit_key, *args, **kwargs)  # also sets up the guide and svi's transforms
         if init_state is not None:
@@ -385,12 +390,7 @@ def _build_program(spec: _Program):
         draws = _guide_draws(
             draw_key, guide, params, args, kwargs, spec.num_samples, spec.keep, spec.direct_draws
         )
-        # Data the model computes with JAX come out of the program; the rest are as given.
-        computed = {}
-        if spec.computed:
-            observed = _observed(spec.model, args, kwargs)
-            computed = {k: observed[k] for k in spec.computed}
-        return state, losses, params, draws, computed
+        return state, losses, params, draws, _computed(spec.model, args, kwargs, spec.computed)
 
     return jax.jit(program), progress
 
@@ -449,8 +449,8 @@ def _eager_fit(job: _Job, rng_key):
         job.info.latent | job.info.deterministic,
         _draws_directly(job.guide, job.info),
     )
-    observed = _observed(job.model, job.model_args, job.model_kwargs)
-    return result.state, result.losses, result.params, draws, observed
+    computed = _computed(job.model, job.model_args, job.model_kwargs, _computed_names(job.info))
+    return result.state, result.losses, result.params, draws, computed
 
 
 # Autoguides whose own trace draws from the fitted distribution, as sample_posterior does.
@@ -593,7 +593,7 @@ def run_svi(
     num_samples = check_positive_int(num_samples, "num_samples")
     if optimizer is not None and learning_rate is not None:
         raise ValueError("give either optimizer or learning_rate, not both")
-    given = {"optimizer": optimizer, "loss": loss, "guide": guide}
+    given_optimizer, default_guide = optimizer, guide is None
     if optimizer is None:
         learning_rate = (
             0.01 if learning_rate is None else check_positive(learning_rate, "learning_rate")
@@ -631,7 +631,7 @@ def run_svi(
     job = _Job(
         svi=SVI(model, guide, optimizer, loss if loss is not None else Trace_ELBO()),
         guide=guide,
-        default_guide=given["guide"] is None,
+        default_guide=default_guide,
         model=model,
         info=_staged_trace(model, model_args, model_kwargs),
         fit_args=fit_args,
@@ -645,17 +645,13 @@ def run_svi(
     )
     try:
         state, losses, params, draws, computed = _compiled_fit(
-            job,
-            rng_key,
-            learning_rate=learning_rate,
-            optimizer=given["optimizer"],
-            loss=given["loss"],
+            job, rng_key, learning_rate=learning_rate, optimizer=given_optimizer, loss=loss
         )
-        observed = {k: computed.get(k, v) for k, v in job.info.observed.items()}
     except _TRACER_ERRORS:
         # A model whose Python code needs concrete values (a branch on the data, say) cannot
         # be compiled as one program; run it the way NumPyro does, step by step.
-        state, losses, params, draws, observed = _eager_fit(job, rng_key)
+        state, losses, params, draws, computed = _eager_fit(job, rng_key)
+    observed = {k: computed.get(k, v) for k, v in job.info.observed.items()}
     losses = np.asarray(losses)
     bad = np.flatnonzero(~np.isfinite(losses))
     rate = f" (now {learning_rate})" if learning_rate is not None else ""

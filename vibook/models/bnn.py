@@ -479,17 +479,13 @@ def _map_program(config_items, num_steps, learning_rate, lr_schedule):
 
     @jax.jit
     def run(key, x, y, mask):
-        def step(carry, _):
-            i, state = carry
+        def step(state, _):
             loss, grads = jax.value_and_grad(neg_log_joint)(optim.get_params(state), x, y, mask)
-            return (i + 1, optim.update(grads, state)), loss
+            return optim.update(grads, state), loss
 
         state = optim.init(start(key, x.shape[1]))
-        (_, state), losses = jax.lax.scan(step, (0, state), None, length=num_steps)
-        values = optim.get_params(state)
-        if "log_sigma" in values:
-            values["sigma"] = jnp.exp(values.pop("log_sigma"))
-        return values, losses
+        state, losses = jax.lax.scan(step, state, None, length=num_steps)
+        return optim.get_params(state), losses  # the noise sd, if any, as log_sigma
 
     return run
 
@@ -702,8 +698,8 @@ def _map_start(key, x, y, mask, params, config, num_steps, learning_rate, lr_sch
             f"{learning_rate})"
         )
     params = dict(params)
-    for name, value in values.items():
-        params[f"{name}_loc"] = jnp.log(value) if name == "sigma" else value
+    for name, value in values.items():  # the guide's LogNormal of sigma has loc log(sigma)
+        params["sigma_loc" if name == "log_sigma" else f"{name}_loc"] = value
     return params
 
 
