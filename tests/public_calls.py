@@ -573,6 +573,17 @@ CASES = [
     _c("vibook.metrics.mutual_information", P("probs_draws", PROBS_DRAWS, "probs")),
     _c("vibook.metrics.ood_auroc", P("scores_in", X1, "data"), P("scores_out", X1 + 1, "data")),
     _c(
+        "vibook.metrics.paired_bootstrap",
+        KEY,
+        P("metric", Lazy(lambda: vibook.metrics.nll), "callable"),
+        P("probs_a", PROBS, "probs"),
+        P("probs_b", PROBS[::-1].copy(), "probs"),
+        P("y", Y3, "labels", n=3),
+        K("num_resamples", 20, "count"),
+        K("level", 0.9, "prob"),
+        K("statistic", "difference", "choice"),
+    ),
+    _c(
         "vibook.metrics.npmi_coherence",
         P("topics", TOP, "words"),
         P("texts", TEXTS, "words"),

@@ -4,7 +4,8 @@ Probabilistic classifiers are judged on more than accuracy: the negative log-lik
 the Brier score reward honest probabilities, the expected calibration error measures how far
 confidence is from accuracy, and the predictive entropy splits into an aleatoric part and an
 epistemic part (the mutual information between the label and the weights), which is what
-flags inputs unlike the training data.
+flags inputs unlike the training data. :func:`paired_bootstrap` says whether a difference
+between two classifiers' scores on one test set is larger than the test set can resolve.
 
 Functions taking ``probs`` accept class probabilities of shape (n, n_classes); the
 uncertainty functions take per-draw probabilities of shape (n_draws, n, n_classes), as
@@ -13,9 +14,10 @@ uncertainty functions take per-draw probabilities of shape (n_draws, n, n_classe
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
-from vibook._checks import check_array, check_positive_int
+from vibook._checks import check_array, check_choice, check_key, check_positive_int, check_real
 
 __all__ = [
     "accuracy",
@@ -27,6 +29,7 @@ __all__ = [
     "nll",
     "npmi_coherence",
     "ood_auroc",
+    "paired_bootstrap",
     "predictive_entropy",
 ]
 
@@ -205,6 +208,85 @@ def ood_auroc(scores_in, scores_out) -> float:
     rank_sum_out = ranks[len(a) :].sum()
     u = rank_sum_out - len(b) * (len(b) + 1) / 2.0
     return float(u / (len(a) * len(b)))
+
+
+def paired_bootstrap(
+    rng_key,
+    metric,
+    probs_a,
+    probs_b,
+    y,
+    *,
+    num_resamples: int = 2000,
+    level: float = 0.9,
+    statistic: str = "difference",
+) -> dict[str, float]:
+    """How sure a comparison of two classifiers on one test set is: a paired bootstrap.
+
+    Resamples the test points with replacement, the same points for both classifiers, and
+    recomputes ``metric(probs_a) - metric(probs_b)`` (or their ratio) on each resample
+    (Efron and Tibshirani 1993). The percentile interval says whether a difference the size
+    of the one measured could come from which points happened to be in the test set. A
+    binned score such as :func:`expected_calibration_error` is only as good as its sparsest
+    bins, and this shows it.
+
+    Parameters
+    ----------
+    rng_key : jax.random key
+        Drives the resampling.
+    metric : callable
+        ``metric(probs, y) -> float``, such as :func:`nll` or :func:`expected_calibration_error`.
+    probs_a, probs_b : array of shape (n, n_classes)
+        The two classifiers' probabilities for the same test points.
+    y : array of int of shape (n,)
+        The test labels.
+    num_resamples : int
+        Bootstrap resamples.
+    level : float
+        Coverage of the interval, in (0, 1).
+    statistic : {"difference", "ratio"}
+        ``metric(a) - metric(b)`` or ``metric(a) / metric(b)``.
+
+    Returns
+    -------
+    dict
+        ``estimate`` (on the whole test set), ``low`` and ``high`` (the percentile interval),
+        ``sd`` (of the resampled statistic), and ``frac_below``: the share of resamples in
+        which the statistic is below 0 (difference) or 1 (ratio), i.e. in which ``a`` scores
+        lower than ``b``.
+    """
+    rng_key = check_key(rng_key)
+    if not callable(metric):
+        raise TypeError(f"metric must be callable as metric(probs, y); got {type(metric).__name__}")
+    a = _probs(probs_a, "probs_a")
+    b = _probs(probs_b, "probs_b")
+    if a.shape != b.shape:
+        raise ValueError(f"probs_a and probs_b must have the same shape; got {a.shape}, {b.shape}")
+    y = _labels(y, a)
+    num_resamples = check_positive_int(num_resamples, "num_resamples", minimum=2)
+    level = check_real(level, "level")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1); got {level}")
+    ratio = check_choice(statistic, "statistic", ("difference", "ratio")) == "ratio"
+
+    def stat(ma, mb):
+        if ratio:
+            if mb <= 0:
+                raise ValueError(f"statistic='ratio' needs metric(probs_b) > 0; got {mb}")
+            return ma / mb
+        return ma - mb
+
+    n = len(y)
+    idx = np.asarray(jax.random.randint(rng_key, (num_resamples, n), 0, n))
+    draws = np.array([stat(float(metric(a[i], y[i])), float(metric(b[i], y[i]))) for i in idx])
+    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return {
+        "estimate": stat(float(metric(a, y)), float(metric(b, y))),
+        "low": float(low),
+        "high": float(high),
+        "sd": float(draws.std()),
+        "frac_below": float(np.mean(draws < (1.0 if ratio else 0.0))),
+    }
 
 
 def npmi_coherence(topics, texts, *, topn: int = 10, per_topic: bool = False):

@@ -28,3 +28,29 @@ def test_quick_run_has_the_schema():
         "ece_le_mlp",
         "ood_auroc_ge_0.95",
     }
+    comp = out["comparison"]
+    b, m = out["rows"]["bnn_svi"], out["rows"]["mlp"]
+    assert comp["ece_difference"]["estimate"] == pytest.approx(b["ece"] - m["ece"], abs=1e-5)
+    assert comp["nll_ratio"]["estimate"] == pytest.approx(b["nll"] / m["nll"], abs=1e-5)
+    for name in ("accuracy_difference", "nll_ratio", "ece_difference"):
+        assert comp[name]["low"] <= comp[name]["estimate"] <= comp[name]["high"]
+    for row in comp["ece_largest_bin"].values():
+        assert row["count"] >= 1 and 0 < row["ece_share"] <= 1
+
+
+def test_several_seeds_report_which_targets_held_on_all():
+    out = _load().main(
+        ["--quick", "--methods", "mlp,bnn_svi", "--seeds", "0,1", "--resamples", "20"]
+    )
+    assert out["seeds"] == [0, 1] and [r["seed"] for r in out["runs"]] == [0, 1]
+    assert out["runs"][0]["rows"]["bnn_svi"] != out["runs"][1]["rows"]["bnn_svi"]
+    held = out["targets_met_on_every_seed"]
+    for target, value in held.items():
+        assert value == all(r["targets"][target] for r in out["runs"])
+
+
+def test_bad_options_are_refused():
+    mod = _load()
+    for argv in (["--methods", "mlp,svm"], ["--seeds", "0,x"], ["--resamples", "1"]):
+        with pytest.raises(SystemExit):
+            mod.main(argv)
