@@ -22,7 +22,11 @@ are in it and what share of the ECE it makes. With about 98% accuracy nearly eve
 sits in the top bin, so the ECE of a classifier this good is mostly a handful of images in
 the sparse bins below it. The ECE is not a mean over images, and resampling (which repeats
 images) makes its bins lumpier, so its bootstrap values are biased: read that interval for
-its width, not its centre.
+its width, not its centre. ``ece_if_calibrated`` is the other half of that: the ECE each
+model would score on these images if its probabilities were exactly right (labels drawn
+from them, ``--resamples`` times), and ``share_calibrated_bnn_meets_ece_target`` is how
+often a perfectly calibrated classifier with bnn_svi's confidences would still score an ECE
+no higher than the MLP's measured one.
 
 ``bnn_svi`` is a mean-field Gaussian BNN with the MLP's architecture and inputs (100 ReLU
 units, pixels / 16) under a broad prior, sd ``30 / sqrt(fan_in)`` per weight: the KL term
@@ -64,6 +68,7 @@ from vibook.metrics import (
     accuracy,
     brier_score,
     calibration_bins,
+    ece_if_calibrated,
     expected_calibration_error,
     nll,
     ood_auroc,
@@ -172,6 +177,12 @@ def _comparison(seed, probs_bnn, probs_mlp, y, num_resamples):
         )
         return {k: round(v, 5) for k, v in out.items()}
 
+    bnn_calib = ece_if_calibrated(key, probs_bnn, num_draws=num_resamples)
+    mlp_calib = ece_if_calibrated(key, probs_mlp, num_draws=num_resamples)
+
+    def calib(out):
+        return {k: round(out[k], 5) for k in ("mean", "sd", "low", "high")}
+
     return {
         "num_resamples": num_resamples,
         "level": 0.9,
@@ -182,6 +193,10 @@ def _comparison(seed, probs_bnn, probs_mlp, y, num_resamples):
             "bnn_svi": _largest_bin(probs_bnn, y),
             "mlp": _largest_bin(probs_mlp, y),
         },
+        "ece_if_calibrated": {"bnn_svi": calib(bnn_calib), "mlp": calib(mlp_calib)},
+        "share_calibrated_bnn_meets_ece_target": round(
+            float(np.mean(bnn_calib["draws"] <= expected_calibration_error(probs_mlp, y))), 4
+        ),
     }
 
 

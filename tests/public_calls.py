@@ -573,6 +573,14 @@ CASES = [
     _c("vibook.metrics.mutual_information", P("probs_draws", PROBS_DRAWS, "probs")),
     _c("vibook.metrics.ood_auroc", P("scores_in", X1, "data"), P("scores_out", X1 + 1, "data")),
     _c(
+        "vibook.metrics.ece_if_calibrated",
+        KEY,
+        P("probs", PROBS, "probs"),
+        K("n_bins", 5, "count"),
+        K("num_draws", 20, "count"),
+        K("level", 0.9, "prob"),
+    ),
+    _c(
         "vibook.metrics.paired_bootstrap",
         KEY,
         P("metric", Lazy(lambda: vibook.metrics.nll), "callable"),

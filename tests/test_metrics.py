@@ -5,6 +5,7 @@ from vibook.metrics import (
     accuracy,
     brier_score,
     calibration_bins,
+    ece_if_calibrated,
     expected_aleatoric_entropy,
     expected_calibration_error,
     mutual_information,
@@ -145,3 +146,38 @@ def test_paired_bootstrap_refuses_mismatched_or_bad_arguments():
         paired_bootstrap(key, "nll", a, b, y)
     with pytest.raises(ValueError, match="statistic"):
         paired_bootstrap(key, nll, a, b, y, statistic="quotient")
+
+
+# ------------------------------------------------------------------ ECE under perfect calibration
+
+
+def test_ece_if_calibrated_matches_the_binomial_expectation_in_one_bin():
+    import jax
+    from scipy.stats import binom
+
+    # Every point says [0.7, 0.3]: one bin, accuracy K / n with K ~ Binomial(n, 0.7) when the
+    # labels follow the probabilities, so E[ECE] = sum_k P(K = k) |k / n - 0.7| exactly.
+    n = 50
+    probs = np.tile([0.7, 0.3], (n, 1))
+    k = np.arange(n + 1)
+    exact = np.sum(binom.pmf(k, n, 0.7) * np.abs(k / n - 0.7))
+    out = ece_if_calibrated(jax.random.key(0), probs, num_draws=4000)
+    # Monte Carlo standard error of the mean over 4000 draws: sd / sqrt(4000) ~ 0.0008.
+    assert out["mean"] == pytest.approx(exact, abs=4 * out["sd"] / np.sqrt(4000))
+    assert out["low"] <= out["mean"] <= out["high"] and out["draws"].shape == (4000,)
+
+
+def test_ece_if_calibrated_is_zero_for_certain_predictions_and_reproducible():
+    import jax
+
+    certain = np.eye(3)[np.arange(30) % 3]
+    out = ece_if_calibrated(jax.random.key(0), certain, num_draws=20)
+    assert out["mean"] == out["high"] == 0.0
+    a, b, y = _two_classifiers()
+    first = ece_if_calibrated(jax.random.key(3), a, num_draws=50)
+    again = ece_if_calibrated(jax.random.key(3), a, num_draws=50)
+    np.testing.assert_array_equal(first["draws"], again["draws"])
+    other = ece_if_calibrated(jax.random.key(4), a, num_draws=50)
+    assert not np.array_equal(first["draws"], other["draws"])
+    with pytest.raises(ValueError, match="num_draws"):
+        ece_if_calibrated(jax.random.key(0), a, num_draws=1)

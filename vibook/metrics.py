@@ -15,6 +15,7 @@ uncertainty functions take per-draw probabilities of shape (n_draws, n, n_classe
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from vibook._checks import check_array, check_choice, check_key, check_positive_int, check_real
@@ -23,6 +24,7 @@ __all__ = [
     "accuracy",
     "brier_score",
     "calibration_bins",
+    "ece_if_calibrated",
     "expected_aleatoric_entropy",
     "expected_calibration_error",
     "mutual_information",
@@ -126,6 +128,63 @@ def expected_calibration_error(probs, y, *, n_bins: int = 15) -> float:
     w = bins["count"][nonempty] / bins["count"].sum()
     gap = np.abs(bins["accuracy"][nonempty] - bins["confidence"][nonempty])
     return float(np.sum(w * gap))
+
+
+def ece_if_calibrated(
+    rng_key, probs, *, n_bins: int = 15, num_draws: int = 1000, level: float = 0.9
+) -> dict[str, float]:
+    """The ECE that ``probs`` would score on ``n`` points if they were exactly calibrated.
+
+    The ECE of a finite test set is not 0 even for a perfectly calibrated classifier: each
+    bin's accuracy is a mean of a few hits and misses. Draw the labels from ``probs``
+    themselves, so that the probabilities are calibrated by construction, and score the
+    ECE against them, ``num_draws`` times (consistency resampling, Bröcker and Smith 2007).
+    A measured ECE inside the resulting interval is what perfect calibration looks like on
+    that many points with that spread of confidences; two classifiers whose ECEs differ by
+    less than its width are not told apart by them.
+
+    Parameters
+    ----------
+    rng_key : jax.random key
+        Drives the label draws.
+    probs : array of shape (n, n_classes)
+    n_bins : int
+        As in :func:`expected_calibration_error`.
+    num_draws : int
+        Label sets drawn.
+    level : float
+        Coverage of the interval, in (0, 1).
+
+    Returns
+    -------
+    dict
+        ``mean``, ``sd``, ``low`` and ``high`` (the percentile interval) of the ECE, and
+        ``draws`` (the ECE of each label set, shape (num_draws,)).
+    """
+    rng_key = check_key(rng_key)
+    p = _probs(probs)
+    n_bins = check_positive_int(n_bins, "n_bins")
+    num_draws = check_positive_int(num_draws, "num_draws", minimum=2)
+    level = _check_level(level)
+    labels = np.asarray(
+        jax.random.categorical(rng_key, jnp.log(jnp.asarray(p)), axis=-1, shape=(num_draws, len(p)))
+    )
+    draws = np.array([expected_calibration_error(p, y, n_bins=n_bins) for y in labels])
+    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return {
+        "mean": float(draws.mean()),
+        "sd": float(draws.std()),
+        "low": float(low),
+        "high": float(high),
+        "draws": draws,
+    }
+
+
+def _check_level(level) -> float:
+    level = check_real(level, "level")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1); got {level}")
+    return level
 
 
 def _entropy(p, axis=-1):
@@ -264,9 +323,7 @@ def paired_bootstrap(
         raise ValueError(f"probs_a and probs_b must have the same shape; got {a.shape}, {b.shape}")
     y = _labels(y, a)
     num_resamples = check_positive_int(num_resamples, "num_resamples", minimum=2)
-    level = check_real(level, "level")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1); got {level}")
+    level = _check_level(level)
     ratio = check_choice(statistic, "statistic", ("difference", "ratio")) == "ratio"
 
     def stat(ma, mb):

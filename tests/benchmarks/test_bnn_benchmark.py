@@ -36,6 +36,9 @@ def test_quick_run_has_the_schema():
         assert comp[name]["low"] <= comp[name]["estimate"] <= comp[name]["high"]
     for row in comp["ece_largest_bin"].values():
         assert row["count"] >= 1 and 0 < row["ece_share"] <= 1
+    for row in comp["ece_if_calibrated"].values():
+        assert 0 <= row["low"] <= row["mean"] <= row["high"] <= 1 and row["sd"] >= 0
+    assert 0 <= comp["share_calibrated_bnn_meets_ece_target"] <= 1
 
 
 def test_several_seeds_report_which_targets_held_on_all():
