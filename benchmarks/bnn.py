@@ -169,7 +169,7 @@ def _largest_bin(probs, y):
 
 def _comparison(seed, probs_bnn, probs_mlp, y, num_resamples):
     """Paired bootstrap of bnn_svi against the MLP on the test images (same resamples)."""
-    key = jax.random.key(seed)
+    key, calib_bnn, calib_mlp = jax.random.split(jax.random.key(seed), 3)
 
     def boot(metric, statistic):
         out = paired_bootstrap(
@@ -177,8 +177,8 @@ def _comparison(seed, probs_bnn, probs_mlp, y, num_resamples):
         )
         return {k: round(v, 5) for k, v in out.items()}
 
-    bnn_calib = ece_if_calibrated(key, probs_bnn, num_draws=num_resamples)
-    mlp_calib = ece_if_calibrated(key, probs_mlp, num_draws=num_resamples)
+    bnn_calib = ece_if_calibrated(calib_bnn, probs_bnn, num_draws=num_resamples)
+    mlp_calib = ece_if_calibrated(calib_mlp, probs_mlp, num_draws=num_resamples)
 
     def calib(out):
         return {k: round(out[k], 5) for k in ("mean", "sd", "low", "high")}

@@ -4,8 +4,10 @@ Probabilistic classifiers are judged on more than accuracy: the negative log-lik
 the Brier score reward honest probabilities, the expected calibration error measures how far
 confidence is from accuracy, and the predictive entropy splits into an aleatoric part and an
 epistemic part (the mutual information between the label and the weights), which is what
-flags inputs unlike the training data. :func:`paired_bootstrap` says whether a difference
-between two classifiers' scores on one test set is larger than the test set can resolve.
+flags inputs unlike the training data. Two functions say what a finite test set can tell:
+:func:`paired_bootstrap`, whether a difference between two classifiers' scores exceeds what
+the choice of test points could produce, and :func:`ece_if_calibrated`, what ECE exactly
+calibrated probabilities would score on it.
 
 Functions taking ``probs`` accept class probabilities of shape (n, n_classes); the
 uncertainty functions take per-draw probabilities of shape (n_draws, n, n_classes), as
@@ -132,7 +134,7 @@ def expected_calibration_error(probs, y, *, n_bins: int = 15) -> float:
 
 def ece_if_calibrated(
     rng_key, probs, *, n_bins: int = 15, num_draws: int = 1000, level: float = 0.9
-) -> dict[str, float]:
+) -> dict:
     """The ECE that ``probs`` would score on ``n`` points if they were exactly calibrated.
 
     The ECE of a finite test set is not 0 even for a perfectly calibrated classifier: each
