@@ -9,7 +9,8 @@ pixels) and ``bnn_svi``. Each row has ``accuracy``, ``nll``, ``ece`` (15 bins)
 and ``brier`` on the fixed 70/30 stratified split of all ten digits; ``ood_auroc`` from a
 second fit on digits 0-4 that must flag digits 5-9, scored by predictive entropy, and
 ``ood_auroc_maxprob`` scored by one minus the highest class probability; and ``seconds``
-(wall time of both fits and predictions on a possibly shared machine). ``targets`` checks
+(wall time of both fits and predictions on a possibly shared machine, compilation included;
+with ``--seeds``, later seeds reuse the compiled programs). ``targets`` checks
 bnn_svi against the MLP: accuracy >= MLP's, NLL <= 0.8 x MLP's, ECE <= MLP's, OOD AUROC
 >= 0.95.
 
