@@ -1,3 +1,4 @@
+import jax
 import numpy as np
 import pytest
 
@@ -101,8 +102,6 @@ def _two_classifiers(n=400, seed=0):
 
 
 def test_paired_bootstrap_sd_of_an_accuracy_difference_is_the_analytic_one():
-    import jax
-
     a, b, y = _two_classifiers()
     out = paired_bootstrap(jax.random.key(0), accuracy, a, b, y, num_resamples=4000)
     d = (a.argmax(1) == y).astype(float) - (b.argmax(1) == y)
@@ -117,8 +116,6 @@ def test_paired_bootstrap_sd_of_an_accuracy_difference_is_the_analytic_one():
 
 
 def test_paired_bootstrap_identical_classifiers_and_ratio():
-    import jax
-
     a, b, y = _two_classifiers()
     same = paired_bootstrap(
         jax.random.key(1), expected_calibration_error, a, a, y, num_resamples=50
@@ -134,8 +131,6 @@ def test_paired_bootstrap_identical_classifiers_and_ratio():
 
 
 def test_paired_bootstrap_refuses_mismatched_or_bad_arguments():
-    import jax
-
     a, b, y = _two_classifiers(n=20)
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="probs_a and probs_b"):
@@ -168,8 +163,6 @@ def test_ece_if_calibrated_matches_the_binomial_expectation_in_one_bin():
 
 
 def test_ece_if_calibrated_is_zero_for_certain_predictions_and_reproducible():
-    import jax
-
     certain = np.eye(3)[np.arange(30) % 3]
     out = ece_if_calibrated(jax.random.key(0), certain, num_draws=20)
     assert out["mean"] == out["high"] == 0.0
