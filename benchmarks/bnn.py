@@ -77,7 +77,7 @@ from vibook.metrics import (
     paired_bootstrap,
     predictive_entropy,
 )
-from vibook.models.bnn import fit_bnn, predict_proba
+from vibook.networks import fit_bnn, predict_proba
 
 HIDDEN = (50,)
 BNN = {

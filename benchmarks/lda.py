@@ -5,13 +5,13 @@
 
 Prints one JSON object. Each system fits the same documents over the same vocabulary with
 the same Dirichlet priors (``1 / K`` for both, the default of all three): ``vibook``
-(:func:`vibook.models.lda.fit_lda`, SVI on minibatches of documents), ``sklearn``
+(:func:`vibook.topics.fit_lda`, SVI on minibatches of documents), ``sklearn``
 (``LatentDirichletAllocation``, online variational Bayes, its defaults otherwise: 10 passes,
 batches of 128) and ``gensim`` (``LdaModel``). Rows carry ``seconds`` (wall time of the fit,
 compilation included, on a possibly shared machine: compare the ratios within one run) and,
-on the Lee corpus (:func:`vibook.data.load_lee_corpus`), ``npmi``, the NPMI coherence of
+on the Lee corpus (:func:`vibook.corpora.load_lee_corpus`), ``npmi``, the NPMI coherence of
 each system's top-10 words (gensim's ``CoherenceModel``); on a synthetic corpus
-(:func:`vibook.data.make_lda_corpus`, ``--docs`` documents of 100 tokens), ``recovery``,
+(:func:`vibook.corpora.make_lda_corpus`, ``--docs`` documents of 100 tokens), ``recovery``,
 the mean cosine between true and estimated topics after the best matching. ``targets``
 says whether vibook's NPMI is at least the best peer's (Lee), or whether vibook recovers the
 topics to >= 0.90 in at most half of scikit-learn's time (synthetic).
@@ -37,9 +37,9 @@ if "--single-thread" in sys.argv:
 
 import jax  # noqa: E402
 
-from vibook.data import load_lee_corpus, make_lda_corpus
+from vibook.corpora import load_lee_corpus, make_lda_corpus
 from vibook.metrics import npmi_coherence
-from vibook.models.lda import fit_lda, top_words, topic_recovery, topic_word_distributions
+from vibook.topics import fit_lda, top_words, topic_recovery, topic_word_distributions
 
 # vibook's settings: the whole corpus in each step for Lee (300 documents), from random
 # topics (on this small corpus the k-means++ start gave less coherent topics); minibatches of
@@ -67,7 +67,7 @@ def _fit_vibook(corpus, k, seed, *, num_steps, subsample_size, learning_rate, lo
         learning_rate=learning_rate,
         local_steps=local_steps,
         init=init,
-        num_samples=1,
+        num_draws=1,
         progress_bar=False,
     )
     topics = topic_word_distributions(fit)

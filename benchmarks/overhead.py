@@ -87,7 +87,7 @@ def vibook_svi(key, cfg):
         *ARGS,
         num_steps=cfg.svi_steps,
         learning_rate=cfg.learning_rate,
-        num_samples=cfg.svi_draws,
+        num_draws=cfg.svi_draws,
         progress_bar=False,
         **KWARGS,
     )
@@ -98,7 +98,7 @@ def numpyro_nuts(key, cfg):
     mcmc = MCMC(
         NUTS(MODEL, target_accept_prob=0.8, dense_mass=False),
         num_warmup=cfg.nuts_warmup,
-        num_samples=cfg.nuts_samples,
+        num_draws=cfg.nuts_samples,
         num_chains=cfg.chains,
         chain_method=cfg.chain_method,
         progress_bar=False,
@@ -114,7 +114,7 @@ def vibook_nuts(key, cfg):
         MODEL,
         *ARGS,
         num_warmup=cfg.nuts_warmup,
-        num_samples=cfg.nuts_samples,
+        num_draws=cfg.nuts_samples,
         num_chains=cfg.chains,
         target_accept_prob=0.8,
         chain_method=cfg.chain_method,
@@ -228,7 +228,7 @@ def main(argv=None) -> dict:
             },
             "nuts": {
                 "num_warmup": cfg.nuts_warmup,
-                "num_samples": cfg.nuts_samples,
+                "num_draws": cfg.nuts_samples,
                 "num_chains": cfg.chains,
                 "chain_method": cfg.chain_method,
                 "target_accept_prob": 0.8,

@@ -36,7 +36,7 @@ import time
 import jax
 import numpy as np
 import numpyro
-from jax.example_libraries.optimizers import exponential_decay
+import optax
 
 from vibook import run_nuts, run_svi
 from vibook.data import synthetic_logistic
@@ -63,7 +63,7 @@ def _extrapolate(ns, seconds, n_new) -> float:
 def _optimizer(num_steps):
     # Adam whose step decays from 0.05 to 0.001: large steps find the mode quickly, small
     # ones let the minibatch noise average out.
-    return numpyro.optim.Adam(exponential_decay(0.05, num_steps, 0.02))
+    return numpyro.optim.Adam(optax.exponential_decay(0.05, num_steps, 0.02))
 
 
 def run(
@@ -104,8 +104,8 @@ def run(
     if warmup:
         warm = synthetic_logistic(200, n_features=n_features, seed=seed)
         args = (jax.random.key(0), logistic_regression, warm["x"], warm["y"])
-        run_svi(*args, subsample_size=50, num_steps=10, num_samples=10, progress_bar=False)
-        run_nuts(*args, num_warmup=10, num_samples=10, num_chains=1, progress_bar=False)
+        run_svi(*args, subsample_size=50, num_steps=10, num_draws=10, progress_bar=False)
+        run_nuts(*args, num_warmup=10, num_draws=10, num_chains=1, progress_bar=False)
 
     nuts_on = True
     nuts_ns, nuts_ts = [], []
@@ -123,7 +123,7 @@ def run(
                 subsample_size=m,
                 num_steps=svi_steps,
                 optimizer=_optimizer(svi_steps),
-                num_samples=500,
+                num_draws=500,
                 progress_bar=False,
             )
             jax.block_until_ready(fit.params)
@@ -140,7 +140,7 @@ def run(
                 x,
                 y,
                 num_warmup=nuts_warmup,
-                num_samples=nuts_samples,
+                num_draws=nuts_samples,
                 num_chains=1,
                 progress_bar=False,
             )

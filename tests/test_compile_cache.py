@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from vibook.compile_cache import default_cache_dir, enable_compile_cache, in_jupyter_kernel
+from vibook.compile_cache import default_cache_dir, enable_compile_cache
+from vibook.kernel import in_jupyter_kernel
 
 REPO = Path(__file__).resolve().parents[1]
 

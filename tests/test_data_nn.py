@@ -25,7 +25,8 @@ def test_two_moons_is_standardised_and_balanced():
 def test_digits_split_is_fixed_stratified_and_70_30():
     d = load_digits_split()
     assert d["x_train"].shape == (1257, 64) and d["x_test"].shape == (540, 64)
-    assert d["x_train"].min() >= 0 and d["x_train"].max() <= 1
+    # pixels 0-16 divided by 16: the 17 grey levels k/16 fill [0, 1] end to end
+    np.testing.assert_array_equal(np.unique(d["x_train"] * 16), np.arange(17))
     # stratified: each digit's share of the test set matches its share overall (+-1 image)
     counts = np.bincount(d["y_test"], minlength=10)
     total = counts + np.bincount(d["y_train"], minlength=10)

@@ -33,7 +33,7 @@ from numpyro.infer.autoguide import AutoNormal
 
 from vibook import run_nuts, run_svi
 from vibook.data import synthetic_logistic
-from vibook.infer import _shard_data_axis
+from vibook.infer.svi import _shard_data_axis
 from vibook.models import logistic_regression
 
 out = {"devices": jax.local_device_count()}
@@ -43,8 +43,8 @@ key = jax.random.key(1)
 # Sharded and single-device SVI: same key, same steps, same arithmetic up to the order in
 # which the per-device parts of the log-likelihood are summed.
 args = (logistic_regression, data["x"], data["y"])
-one = run_svi(key, *args, num_steps=200, num_samples=20)
-four = run_svi(key, *args, num_steps=200, num_samples=20, shard_data=True)
+one = run_svi(key, *args, num_steps=200, num_draws=20)
+four = run_svi(key, *args, num_steps=200, num_draws=20, shard_data=True)
 out["max_param_diff"] = max(
     float(np.max(np.abs(np.asarray(one.params[k]) - np.asarray(four.params[k]))))
     for k in one.params
@@ -81,7 +81,7 @@ def spy_pmap(fn, *a, **k):
 mcmc_module.pmap = spy_pmap
 small = synthetic_logistic(200, n_features=2)
 tree = run_nuts(key, logistic_regression, small["x"], small["y"],
-                num_warmup=50, num_samples=50, num_chains=4)
+                num_warmup=50, num_draws=50, num_chains=4)
 mcmc_module.pmap = original_pmap
 out["pmap_axis_sizes"] = mapped
 out["nuts_chains"] = int(tree.posterior.sizes["chain"])
@@ -146,6 +146,6 @@ def test_shard_data_checks_its_input(key):
         pytest.skip("this check needs a data axis that one device count does not divide")
     # One device divides everything: sharding is then a no-op that must still fit correctly.
     fit = run_svi(
-        key, logistic_regression, data["x"], data["y"], num_steps=2, num_samples=3, shard_data=True
+        key, logistic_regression, data["x"], data["y"], num_steps=2, num_draws=3, shard_data=True
     )
     assert np.isfinite(fit.losses).all()

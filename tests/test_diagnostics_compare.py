@@ -1,17 +1,10 @@
-"""Posterior comparison, NUTS diagnostics and rank counts against cases with known answers."""
+"""Posterior comparison and NUTS diagnostics against cases with known answers."""
 
 import arviz_base as azb
-import matplotlib
 import numpy as np
 import pytest
 
-from vibook.diagnostics import compare_posteriors, nuts_diagnostics, rank_counts
-from vibook.plots import (
-    plot_chain_traces,
-    plot_divergences,
-    plot_marginal_overlay,
-    plot_rank_hist,
-)
+from vibook.diagnostics import compare_posteriors, nuts_diagnostics
 
 RNG = np.random.default_rng(0)
 N_CHAINS, N_DRAWS = 4, 1000
@@ -150,39 +143,3 @@ def test_nuts_diagnostics_bad_input():
         nuts_diagnostics({"mu": 1})
     with pytest.raises(ValueError, match="rhat_max"):
         nuts_diagnostics(_tree({"mu": RNG.normal(size=(4, 100))}, _stats()), rhat_max=-1.0)
-
-
-def test_rank_counts_uniform_for_mixed_chains_and_skewed_for_stuck_one():
-    mixed = _tree({"mu": RNG.normal(size=(N_CHAINS, N_DRAWS))})
-    counts = rank_counts(mixed, "mu", bins=10)
-    assert counts.shape == (N_CHAINS, 10)
-    assert (counts.sum(axis=1) == N_DRAWS).all()
-    # Each bin expects 100 draws, binomial sd ~9.5: all within 5 sd.
-    assert np.all(np.abs(counts - 100) < 48)
-    stuck = RNG.normal(size=(N_CHAINS, N_DRAWS))
-    stuck[0] += 5.0
-    counts = rank_counts(_tree({"mu": stuck}), "mu", bins=10)
-    # The stuck chain holds the top 1000 of 4000 ranks: bins 7 (half), 8 and 9.
-    assert counts[0, -3:].sum() >= 995 and counts[0, -2:].sum() == 800
-    with pytest.raises(ValueError, match="coords"):
-        rank_counts(_normal_tree(0, 1, 0), "theta")
-    assert rank_counts(_normal_tree(0, 1, 0), "theta", coords={"school": 1}).shape == (4, 20)
-
-
-def test_plot_helpers_draw_and_return_axes():
-    matplotlib.use("Agg")
-    stats = _stats(diverging=np.eye(N_CHAINS, N_DRAWS, dtype=bool))
-    tree = _tree(
-        {"mu": RNG.normal(size=(N_CHAINS, N_DRAWS)), "tau": np.exp(RNG.normal(size=(4, 1000)))},
-        stats,
-    )
-    other = _tree({"mu": RNG.normal(1, 1, size=(1, 500)), "tau": np.ones((1, 500))})
-    ax = plot_marginal_overlay({"NUTS": tree, "SVI": other}, "mu")
-    assert len(ax.patches) > 0 and ax.get_legend() is not None
-    ax = plot_chain_traces(tree, "mu")
-    assert len(ax.lines) == N_CHAINS + 1  # one line per chain and the divergence marks
-    ax = plot_rank_hist(tree, "mu", bins=10)
-    assert len(ax.lines) >= N_CHAINS
-    ax = plot_divergences(tree, "mu", "tau", log_y=True)
-    assert ax.get_ylabel() == "log tau"
-    assert len(ax.collections[1].get_offsets()) == N_CHAINS  # one divergent draw per chain

@@ -20,7 +20,7 @@ X = np.random.default_rng(0).normal(1.0, 1.0, size=20)
 
 @pytest.fixture(scope="module")
 def nuts_coin():
-    return run_nuts(jax.random.key(1), beta_binomial, 7, flips=10, num_warmup=500, num_samples=1000)
+    return run_nuts(jax.random.key(1), beta_binomial, 7, flips=10, num_warmup=500, num_draws=1000)
 
 
 def test_nuts_matches_beta_posterior_within_mcse(nuts_coin):
@@ -90,7 +90,7 @@ def test_svi_beta_binomial_close_to_exact():
 
 def test_same_key_same_numbers_and_other_key_other_numbers():
     def draws(k):
-        fit = run_svi(jax.random.key(k), normal_normal, X, num_steps=200, num_samples=50)
+        fit = run_svi(jax.random.key(k), normal_normal, X, num_steps=200, num_draws=50)
         return np.asarray(fit.posterior.posterior["mu"]), fit.losses
 
     (a, la), (b, lb), (c, _) = draws(5), draws(5), draws(6)
@@ -107,7 +107,7 @@ def test_nuts_same_key_same_draws():
             3,
             flips=5,
             num_warmup=100,
-            num_samples=100,
+            num_draws=100,
             num_chains=2,
         )
         return np.asarray(idata.posterior["theta"])
@@ -117,9 +117,9 @@ def test_nuts_same_key_same_draws():
 
 
 def test_init_state_continues_the_run():
-    first = run_svi(jax.random.key(9), normal_normal, X, num_steps=300, num_samples=10)
+    first = run_svi(jax.random.key(9), normal_normal, X, num_steps=300, num_draws=10)
     more = run_svi(
-        jax.random.key(9), normal_normal, X, num_steps=300, num_samples=10, init_state=first.state
+        jax.random.key(9), normal_normal, X, num_steps=300, num_draws=10, init_state=first.state
     )
     # Continuing starts from where the first run ended, not from scratch.
     assert abs(more.losses[:50].mean() - first.losses[-50:].mean()) < abs(
@@ -138,7 +138,7 @@ def test_diverging_svi_names_the_step_and_the_remedy():
     [
         ({"num_steps": 0}, ValueError, "num_steps"),
         ({"num_steps": 2.5}, TypeError, "num_steps"),
-        ({"num_samples": -1}, ValueError, "num_samples"),
+        ({"num_draws": -1}, ValueError, "num_draws"),
         ({"learning_rate": -0.1}, ValueError, "learning_rate"),
         ({"learning_rate": 0.1, "optimizer": numpyro.optim.Adam(0.1)}, ValueError, "optimizer"),
         ({"init_state": {"a": 1}}, TypeError, "init_state"),

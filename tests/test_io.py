@@ -15,13 +15,13 @@ X = np.array([0.3, -1.2, 0.8, 2.1, 0.5, -0.4])
 
 @pytest.fixture(scope="module")
 def svi_fit():
-    return vibook.run_svi(jax.random.key(1), normal_normal, X, num_steps=60, num_samples=50)
+    return vibook.run_svi(jax.random.key(1), normal_normal, X, num_steps=60, num_draws=50)
 
 
 @pytest.fixture(scope="module")
 def nuts_tree():
     return vibook.run_nuts(
-        jax.random.key(2), normal_normal, X, num_warmup=60, num_samples=30, num_chains=2
+        jax.random.key(2), normal_normal, X, num_warmup=60, num_draws=30, num_chains=2
     )
 
 
@@ -91,7 +91,7 @@ def test_resume_after_load_continues_the_run(svi_fit, tmp_path):
     more = vibook.run_svi(
         jax.random.key(1), normal_normal, X, guide=guide, init_state=state, num_steps=40
     )
-    long = vibook.run_svi(jax.random.key(1), normal_normal, X, num_steps=100, num_samples=50)
+    long = vibook.run_svi(jax.random.key(1), normal_normal, X, num_steps=100, num_draws=50)
     losses = np.concatenate([saved.losses, more.losses])
     np.testing.assert_allclose(losses, long.losses, rtol=1e-5, atol=1e-5)
     for name in long.params:

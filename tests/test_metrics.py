@@ -1,6 +1,9 @@
 import jax
 import numpy as np
 import pytest
+from scipy.stats import bootstrap, entropy, mannwhitneyu
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
 
 from vibook.metrics import (
     accuracy,
@@ -71,6 +74,59 @@ def test_ood_auroc_by_hand_and_against_pairs():
     a, b = rng.integers(0, 5, 30).astype(float), rng.integers(2, 8, 20).astype(float)
     pairs = np.mean((b[None, :] > a[:, None]) + 0.5 * (b[None, :] == a[:, None]))
     assert ood_auroc(a, b) == pytest.approx(pairs, abs=1e-12)
+    # The Mann-Whitney U statistic of the OOD scores over the in-distribution ones, divided by
+    # n_in * n_out, is the same area (ties count one half in both); exact up to rounding.
+    u = mannwhitneyu(b, a).statistic
+    assert ood_auroc(a, b) == pytest.approx(u / (len(a) * len(b)), abs=1e-12)
+    with pytest.raises(ValueError, match="scores_out"):
+        ood_auroc(a, [])
+
+
+def _random_probs(n=300, n_classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(n_classes, 0.7), size=n)
+    return probs, rng.integers(0, n_classes, n)
+
+
+def test_accuracy_nll_brier_match_scikit_learn():
+    # Same formulas in float64 on probabilities well away from 0 (Dirichlet draws have no
+    # exact zeros; the smallest here is far above either clipping floor): agreement to
+    # rounding, 1e-12 relative.
+    probs, y = _random_probs()
+    labels = np.arange(probs.shape[1])
+    assert accuracy(probs, y) == pytest.approx(accuracy_score(y, probs.argmax(1)), rel=1e-12)
+    assert nll(probs, y) == pytest.approx(log_loss(y, probs, labels=labels), rel=1e-12)
+    # Summed over classes (range [0, 2]): scikit-learn's multiclass Brier without halving.
+    want = brier_score_loss(y, probs, labels=labels, scale_by_half=False)
+    assert brier_score(probs, y) == pytest.approx(want, rel=1e-12)
+
+
+def test_entropies_match_scipy():
+    # Natural-log entropies of the same float64 probabilities: agreement to rounding.
+    rng = np.random.default_rng(1)
+    draws = rng.dirichlet(np.full(3, 0.5), size=(20, 50))  # (n_draws, n, n_classes)
+    np.testing.assert_allclose(
+        predictive_entropy(draws), entropy(draws.mean(0), axis=-1), rtol=1e-12
+    )
+    aleatoric = entropy(draws, axis=-1).mean(0)
+    np.testing.assert_allclose(expected_aleatoric_entropy(draws), aleatoric, rtol=1e-12)
+    bald = entropy(draws.mean(0), axis=-1) - aleatoric
+    np.testing.assert_allclose(mutual_information(draws), bald, rtol=1e-10, atol=1e-14)
+
+
+def test_binary_calibration_bins_match_scikit_learn():
+    # With the probability of class 1 at least 1/2, the confidence is p_1 and a prediction is
+    # right exactly when y = 1: the bins are scikit-learn's uniform calibration curve (which
+    # drops empty bins). Continuous draws fall on no bin edge, where the two conventions
+    # ((lo, hi] here, [lo, hi) there) differ; agreement to rounding.
+    rng = np.random.default_rng(2)
+    p1 = rng.uniform(0.5, 1.0, 400)
+    y = (rng.random(400) < p1**2).astype(int)  # overconfident on purpose
+    bins = calibration_bins(np.stack([1 - p1, p1], axis=1), y, n_bins=10)
+    frac_pos, mean_pred = calibration_curve(y, p1, n_bins=10, strategy="uniform")
+    full = bins["count"] > 0
+    np.testing.assert_allclose(bins["accuracy"][full], frac_pos, rtol=1e-12)
+    np.testing.assert_allclose(bins["confidence"][full], mean_pred, rtol=1e-12)
 
 
 def test_bad_input():
@@ -113,6 +169,40 @@ def test_paired_bootstrap_sd_of_an_accuracy_difference_is_the_analytic_one():
     assert out["high"] - out["low"] == pytest.approx(2 * 1.645 * out["sd"], rel=0.1)
     assert out["low"] < out["estimate"] < out["high"]
     assert out["frac_below"] < 0.01  # a is better on every resample but a few
+
+
+def test_paired_bootstrap_interval_of_an_accuracy_difference_matches_a_plain_bootstrap():
+    # An accuracy difference is the mean of the per-point differences d_i of being right, so
+    # resampling the points is resampling d: scipy's percentile bootstrap of mean(d), on its
+    # own generator, gives the same interval up to Monte Carlo noise. The 5% quantile of B
+    # resamples has standard error sqrt(0.05 * 0.95 / B) / phi(1.645) * sd ~ 0.033 sd for
+    # B = 4000, so two independent runs differ by ~0.047 sd: allow 4 of those, plus one
+    # step 1/n of the lattice the differences live on.
+    a, b, y = _two_classifiers()
+    out = paired_bootstrap(jax.random.key(5), accuracy, a, b, y, num_resamples=4000)
+    d = (a.argmax(1) == y).astype(float) - (b.argmax(1) == y)
+    plain = bootstrap(
+        (d,),
+        np.mean,
+        n_resamples=4000,
+        confidence_level=0.9,
+        method="percentile",
+        rng=np.random.default_rng(123),
+    )
+    tol = 4 * 0.047 * out["sd"] + 1 / len(y)
+    assert out["low"] == pytest.approx(plain.confidence_interval.low, abs=tol)
+    assert out["high"] == pytest.approx(plain.confidence_interval.high, abs=tol)
+    # Both sds estimate sd(d) / sqrt(n), each to ~1.1% with 4000 resamples: allow 5%.
+    assert out["sd"] == pytest.approx(np.std(plain.bootstrap_distribution), rel=0.05)
+
+
+def test_paired_bootstrap_accepts_a_raw_key_and_needs_two_points():
+    a, b, y = _two_classifiers(n=30)
+    raw = jax.random.PRNGKey(0)
+    first = paired_bootstrap(raw, nll, a, b, y, num_resamples=30)
+    assert paired_bootstrap(raw, nll, a, b, y, num_resamples=30) == first
+    with pytest.raises(ValueError, match="at least 2 test points"):
+        paired_bootstrap(raw, nll, a[:1], b[:1], y[:1])
 
 
 def test_paired_bootstrap_identical_classifiers_and_ratio():

@@ -25,7 +25,7 @@ def test_svi_divergence_names_the_first_bad_step_and_what_to_try():
     # A step size of 100 blows the guide's scale up to overflow within a few dozen steps.
     key = jax.random.key(0)
     with pytest.raises(SVIDivergenceError) as info:
-        run_svi(key, normal_normal, X, num_steps=200, learning_rate=100.0, num_samples=5)
+        run_svi(key, normal_normal, X, num_steps=200, learning_rate=100.0, num_draws=5)
     message = str(info.value)
     step = _diverged_step(message)
     assert 0 < step < 200
@@ -37,12 +37,12 @@ def test_svi_divergence_names_the_first_bad_step_and_what_to_try():
     # test_resume.py), so a run of `step` steps has only finite losses, and it is its last
     # update (the one that produced the bad loss) that is named; one step more names `step`.
     with pytest.raises(SVIDivergenceError) as info:
-        run_svi(key, normal_normal, X, num_steps=step, learning_rate=100.0, num_samples=5)
+        run_svi(key, normal_normal, X, num_steps=step, learning_rate=100.0, num_draws=5)
     assert re.search(rf"update at step {step - 1} of {step} \(the last\)", str(info.value))
     assert "though every loss was finite" in str(info.value)
     assert "smaller learning_rate" in str(info.value)
     with pytest.raises(SVIDivergenceError, match=rf"at step {step} of {step + 1}\b"):
-        run_svi(key, normal_normal, X, num_steps=step + 1, learning_rate=100.0, num_samples=5)
+        run_svi(key, normal_normal, X, num_steps=step + 1, learning_rate=100.0, num_draws=5)
 
 
 def _impossible_data():
@@ -87,7 +87,7 @@ def _schools_noncentred(y, sigma):
 
 @pytest.fixture(scope="module")
 def schools():
-    kw = {"num_warmup": 300, "num_samples": 300, "num_chains": 2}
+    kw = {"num_warmup": 300, "num_draws": 300, "num_chains": 2}
     return (
         run_nuts(jax.random.key(0), _schools_centred, Y, SIGMA, **kw),
         run_nuts(jax.random.key(0), _schools_noncentred, Y, SIGMA, **kw),

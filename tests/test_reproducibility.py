@@ -54,8 +54,8 @@ def test_svi_fit_is_reproducible_in_every_part(key):
     from vibook.models import normal_normal
 
     x = np.random.default_rng(1).normal(size=15)
-    a = run_svi(key, normal_normal, x, num_steps=50, num_samples=30)
-    b = run_svi(key, normal_normal, x, num_steps=50, num_samples=30)
+    a = run_svi(key, normal_normal, x, num_steps=50, num_draws=30)
+    b = run_svi(key, normal_normal, x, num_steps=50, num_draws=30)
     paths = [p for p, _ in calls.leaves(a)]
     assert any(".losses" in p for p in paths) and any(".state" in p for p in paths)
     assert any("/posterior/mu" in p for p in paths) and any(".params" in p for p in paths)

@@ -48,11 +48,11 @@ CASES = {
 def test_two_runs_of_500_steps_equal_one_of_1000(case):
     model, args, kwargs = CASES[case]
     key = jax.random.key(3)
-    first = run_svi(key, model, *args, num_steps=500, num_samples=50, **kwargs)
+    first = run_svi(key, model, *args, num_steps=500, num_draws=50, **kwargs)
     second = run_svi(
-        key, model, *args, num_steps=500, num_samples=50, init_state=first.state, **kwargs
+        key, model, *args, num_steps=500, num_draws=50, init_state=first.state, **kwargs
     )
-    whole = run_svi(key, model, *args, num_steps=1000, num_samples=50, **kwargs)
+    whole = run_svi(key, model, *args, num_steps=1000, num_draws=50, **kwargs)
 
     np.testing.assert_array_equal(np.concatenate([first.losses, second.losses]), whole.losses)
     assert set(second.params) == set(whole.params)

@@ -3,7 +3,7 @@ import pytest
 
 from vibook.data import load_faithful
 from vibook.models import normal_normal_log_evidence, normal_normal_posterior
-from vibook.widgets import (
+from vibook.panels import (
     BIMODAL,
     elbo_panel,
     elbo_readout,

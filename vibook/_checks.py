@@ -141,3 +141,9 @@ def check_subsample(subsample_size, n: int, name: str = "subsample_size"):
     if subsample_size > n:
         raise ValueError(f"{name} must be <= the number of data points ({n}); got {subsample_size}")
     return subsample_size
+
+
+def check_model(model, name: str = "model") -> None:
+    """Check that ``model`` is callable (a NumPyro model function)."""
+    if not callable(model):
+        raise TypeError(f"{name} must be a NumPyro model function; got {type(model).__name__}")

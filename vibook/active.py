@@ -8,21 +8,19 @@ what it has not yet seen (epistemic); BALD asks for the points where the posteri
 disagree most, which is the second kind (Houlsby et al. 2011; Gal, Islam and Ghahramani
 2017).
 
-Every acquisition function takes class probabilities under posterior draws, an array of
-shape (n_draws, n_pool, n_classes) as :func:`vibook.models.bnn.predict_proba` returns them,
-and returns one score per pool point, shape (n_pool,): higher means "label this first".
-
-The loop :func:`run_active_learning` keeps the labelled set in arrays of a fixed size (the
-final number of labels) with a mask, so :func:`vibook.models.bnn.fit_bnn` and
-:func:`~vibook.models.bnn.predict_proba` are compiled once for the whole run; each round
-warm-starts the fit from the previous round's variational parameters.
+The scores that choose the points live in :mod:`vibook.acquisition`. The loop
+:func:`run_active_learning` keeps the labelled set in arrays of a fixed size (the final number
+of labels) with a mask, so :func:`vibook.networks.fit_bnn` and
+:func:`~vibook.networks.predict_proba` are compiled once for the whole run; each round
+warm-starts the fit from the previous round's variational parameters. The result keeps the
+last fit and the :class:`Standardizer` of the inputs, so new inputs can be predicted as the
+loop predicted its test set.
 
 References
 ----------
 Houlsby, Huszar, Ghahramani and Lengyel 2011, "Bayesian active learning for classification
 and preference learning", arXiv:1112.5745.
 Gal, Islam and Ghahramani 2017, "Deep Bayesian active learning with image data", ICML.
-Freeman 1965, "Elementary applied statistics" (variation ratios).
 """
 
 from __future__ import annotations
@@ -39,219 +37,55 @@ import numpyro
 
 from vibook._checks import (
     check_array,
-    check_choice,
     check_key,
     check_positive,
     check_positive_int,
 )
-from vibook.metrics import accuracy, mutual_information, predictive_entropy
-from vibook.models.bnn import bnn_guide, fit_bnn, predict_proba
+from vibook.acquisition import (
+    acquisition_scores,
+    check_acquisition,
+    initial_labelled,
+    select_batch,
+)
+from vibook.metrics import accuracy
+from vibook.models.bnn import bnn_guide
+from vibook.networks import BNNFit, fit_bnn, predict_proba
 
-__all__ = [
-    "ACQUISITIONS",
-    "ActiveLearningResult",
-    "acquisition_scores",
-    "bald",
-    "initial_labelled",
-    "labels_to_reach",
-    "max_entropy",
-    "random_scores",
-    "run_active_learning",
-    "select_batch",
-    "variation_ratios",
-]
+__all__ = ["ActiveLearningResult", "Standardizer", "labels_to_reach", "run_active_learning"]
 
 
-def bald(probs_draws) -> np.ndarray:
-    """BALD score: the mutual information between a point's label and the weights.
+class Standardizer(NamedTuple):
+    """Centre and scale each input feature: ``(x - mean) / sd``.
 
-    High where each posterior draw is confident but the draws disagree, so the label would
-    rule many of them out; low for points that are merely ambiguous, where every draw is
-    unsure in the same way (Houlsby et al. 2011). It is
-    :func:`vibook.metrics.mutual_information`.
-
-    Parameters
+    Attributes
     ----------
-    probs_draws : array of shape (n_draws, n_pool, n_classes)
-        Class probabilities under each posterior draw.
-
-    Returns
-    -------
-    array of shape (n_pool,)
-        ``H[mean_s p_s] - mean_s H[p_s]`` in nats, >= 0.
+    mean : ndarray of float32 of shape (d,)
+        What is subtracted from each feature.
+    sd : ndarray of float32 of shape (d,)
+        What each centred feature is divided by (1 for a feature constant on the data).
     """
-    return mutual_information(probs_draws)
 
+    mean: np.ndarray
+    sd: np.ndarray
 
-def max_entropy(probs_draws) -> np.ndarray:
-    """Max-entropy score: the entropy of the posterior predictive, total uncertainty.
+    @classmethod
+    def fit(cls, x, *, standardize: bool = True) -> Standardizer:
+        """The standardisation of ``x`` (shape (n, d)); the identity if not ``standardize``."""
+        x = check_array(x, "x", ndim=2).astype(np.float32)
+        if not standardize:
+            return cls(np.zeros(x.shape[1], np.float32), np.ones(x.shape[1], np.float32))
+        sd = x.std(0)
+        return cls(x.mean(0), np.where(sd > 0, sd, 1.0).astype(np.float32))
 
-    Picks points whose predicted label is most uncertain, whether because the draws
-    disagree or because the input is ambiguous (Shannon 1948; Gal et al. 2017). It is
-    :func:`vibook.metrics.predictive_entropy`.
-
-    Parameters
-    ----------
-    probs_draws : array of shape (n_draws, n_pool, n_classes)
-        Class probabilities under each posterior draw.
-
-    Returns
-    -------
-    array of shape (n_pool,)
-        ``H[mean_s p_s]`` in nats.
-    """
-    return predictive_entropy(_draws(probs_draws))
-
-
-def variation_ratios(probs_draws) -> np.ndarray:
-    """Variation ratio: one minus the probability of the most probable class.
-
-    Low when the posterior predictive puts almost all its mass on one class, high when it
-    spreads it out (Freeman 1965; Gal et al. 2017, who use ``1 - max_y p(y | x, D)``).
-
-    Parameters
-    ----------
-    probs_draws : array of shape (n_draws, n_pool, n_classes)
-        Class probabilities under each posterior draw.
-
-    Returns
-    -------
-    array of shape (n_pool,)
-        ``1 - max_c mean_s p_s(c)``, in ``[0, 1 - 1/n_classes]``.
-    """
-    p = _draws(probs_draws)
-    return 1.0 - p.mean(0).max(-1)
-
-
-def random_scores(probs_draws, *, rng_key) -> np.ndarray:
-    """Random acquisition: independent uniform scores, the baseline every method must beat.
-
-    Parameters
-    ----------
-    probs_draws : array of shape (n_draws, n_pool, n_classes)
-        Only its shape is used.
-    rng_key : jax.random key
-        Drives the scores.
-
-    Returns
-    -------
-    array of shape (n_pool,)
-        Uniform on [0, 1).
-    """
-    p = _draws(probs_draws)
-    return np.asarray(jax.random.uniform(check_key(rng_key), (p.shape[1],)), dtype=np.float64)
-
-
-ACQUISITIONS: dict[str, Callable] = {
-    "bald": bald,
-    "max_entropy": max_entropy,
-    "variation_ratios": variation_ratios,
-    "random": random_scores,
-}
-"""The acquisition functions by name."""
-
-
-def _draws(probs_draws) -> np.ndarray:
-    p = check_array(probs_draws, "probs_draws", ndim=3)
-    if np.any(p < -1e-6) or not np.allclose(p.sum(-1), 1.0, atol=1e-3):
-        raise ValueError("probs_draws must hold probabilities that sum to 1 over the last axis")
-    return np.clip(p.astype(np.float64), 0.0, 1.0)
-
-
-def _check_acquisition(name) -> str:
-    return check_choice(name, "acquisition", ACQUISITIONS)
-
-
-def acquisition_scores(acquisition: str, probs_draws, *, rng_key=None) -> np.ndarray:
-    """Scores of the pool under the acquisition function called ``acquisition``.
-
-    Parameters
-    ----------
-    acquisition : str
-        One of ``"bald"``, ``"max_entropy"``, ``"variation_ratios"``, ``"random"``.
-    probs_draws : array of shape (n_draws, n_pool, n_classes)
-        Class probabilities under each posterior draw.
-    rng_key : jax.random key, optional
-        Needed by ``"random"`` only.
-
-    Returns
-    -------
-    array of shape (n_pool,)
-    """
-    fn = ACQUISITIONS[_check_acquisition(acquisition)]
-    if acquisition == "random":
-        if rng_key is None:
-            raise ValueError("acquisition 'random' needs rng_key; got None")
-        return fn(probs_draws, rng_key=rng_key)
-    return fn(probs_draws)
-
-
-def select_batch(scores, labelled, batch_size: int) -> np.ndarray:
-    """Indices of the ``batch_size`` highest-scoring points that are not labelled yet.
-
-    Parameters
-    ----------
-    scores : array of shape (n_pool,)
-        Acquisition scores (higher = label first).
-    labelled : array of bool of shape (n_pool,)
-        Which pool points already have labels; they are never picked.
-    batch_size : int
-        How many points to pick; at most the number of unlabelled points.
-
-    Returns
-    -------
-    array of int of shape (batch_size,)
-        Pool indices, best first; ties go to the lower index.
-    """
-    scores = check_array(scores, "scores", ndim=1).astype(np.float64)
-    labelled = np.asarray(labelled)
-    if labelled.dtype != bool or labelled.shape != scores.shape:
-        raise ValueError(
-            f"labelled must be a bool array of shape {scores.shape}; "
-            f"got {labelled.dtype} {labelled.shape}"
-        )
-    batch_size = check_positive_int(batch_size, "batch_size")
-    free = np.flatnonzero(~labelled)
-    if batch_size > free.size:
-        raise ValueError(
-            f"batch_size must be at most the {free.size} unlabelled points; got {batch_size}"
-        )
-    order = np.argsort(-scores[free], kind="stable")
-    return free[order[:batch_size]]
-
-
-def initial_labelled(rng_key, y, n_per_class: int) -> np.ndarray:
-    """A random starting set with ``n_per_class`` points of every class (Gal et al. 2017).
-
-    Parameters
-    ----------
-    rng_key : jax.random key
-        Which points are drawn.
-    y : array of int of shape (n_pool,)
-        Labels of the pool (only the classes' positions are used).
-    n_per_class : int
-        Points per class.
-
-    Returns
-    -------
-    array of int of shape (n_classes * n_per_class,)
-        Pool indices, grouped by class.
-    """
-    rng_key = check_key(rng_key)
-    y = check_array(y, "y", ndim=1, integer=True, nonnegative=True).astype(int)
-    n_per_class = check_positive_int(n_per_class, "n_per_class")
-    out = []
-    classes = np.unique(y)
-    for k, c in zip(jax.random.split(rng_key, len(classes)), classes, strict=True):
-        where = np.flatnonzero(y == c)
-        if where.size < n_per_class:
+    def apply(self, x) -> np.ndarray:
+        """``(x - mean) / sd`` for inputs ``x`` of shape (n, d), as float32."""
+        x = check_array(x, "x", ndim=2).astype(np.float32)
+        if x.shape[1] != self.mean.shape[0]:
             raise ValueError(
-                f"n_per_class must be at most the {where.size} points of class {c}; "
-                f"got {n_per_class}"
+                f"x must have {self.mean.shape[0]} features, as the standardised data; "
+                f"got shape {x.shape}"
             )
-        pick = np.asarray(jax.random.permutation(k, where.size))[:n_per_class]
-        out.append(where[pick])
-    return np.concatenate(out)
+        return (x - self.mean) / self.sd
 
 
 class ActiveLearningResult(NamedTuple):
@@ -273,6 +107,12 @@ class ActiveLearningResult(NamedTuple):
         labelled (NaN for points labelled earlier).
     seconds : float
         Wall-clock time of the run, compilation included.
+    fit : BNNFit
+        The last round's fit, on standardised inputs: predict new inputs ``x`` with
+        ``predict_proba(key, fit, scaler.apply(x))``.
+    scaler : Standardizer
+        The standardisation the loop applied to the pool and test inputs (the identity when
+        ``standardize=False``).
     """
 
     acquisition: str
@@ -281,6 +121,8 @@ class ActiveLearningResult(NamedTuple):
     order: np.ndarray
     scores: np.ndarray
     seconds: float
+    fit: BNNFit
+    scaler: Standardizer
 
 
 def run_active_learning(
@@ -309,7 +151,7 @@ def run_active_learning(
 
     Start from ``n_initial_per_class`` labelled points of each class; then, ``n_rounds``
     times: score the unlabelled pool with ``acquisition`` on ``num_draws`` posterior draws,
-    label the ``batch_size`` best points, and refit the BNN (:func:`vibook.models.bnn.fit_bnn`,
+    label the ``batch_size`` best points, and refit the BNN (:func:`vibook.networks.fit_bnn`,
     mean-field VI) warm-started from the last round's variational parameters for
     ``num_steps`` steps. Test accuracy is recorded after every fit (Gal et al. 2017).
 
@@ -361,10 +203,11 @@ def run_active_learning(
     Returns
     -------
     ActiveLearningResult
+        The record of the run, with its last fit and its input standardisation.
     """
     start = time.perf_counter()
     rng_key = check_key(rng_key)
-    acquisition = _check_acquisition(acquisition)
+    acquisition = check_acquisition(acquisition)
     x_pool = check_array(x_pool, "x_pool", ndim=2).astype(np.float32)
     y_pool = check_array(y_pool, "y_pool", ndim=1, integer=True, nonnegative=True).astype(np.int32)
     x_test = check_array(x_test, "x_test", ndim=2).astype(np.float32)
@@ -388,10 +231,8 @@ def run_active_learning(
     initial_fits = check_positive_int(initial_fits, "initial_fits")
     check_positive(learning_rate, "learning_rate")
 
-    if standardize:
-        mu, sd = x_pool.mean(0), x_pool.std(0)
-        sd = np.where(sd > 0, sd, 1.0).astype(np.float32)
-        x_pool, x_test = (x_pool - mu) / sd, (x_test - mu) / sd
+    scaler = Standardizer.fit(x_pool, standardize=standardize)
+    x_pool, x_test = scaler.apply(x_pool), scaler.apply(x_test)
 
     n_initial_per_class = check_positive_int(n_initial_per_class, "n_initial_per_class")
     init_key, key = jax.random.split(rng_key)
@@ -468,6 +309,8 @@ def run_active_learning(
         order=np.asarray(order),
         scores=np.asarray(all_scores).reshape(n_rounds, x_pool.shape[0]),
         seconds=time.perf_counter() - start,
+        fit=fit,
+        scaler=scaler,
     )
 
 

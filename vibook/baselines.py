@@ -13,30 +13,50 @@ negative log-likelihood plus the Gaussian prior's L2 penalty:
 
 Every method predicts with :func:`mlp_predict_proba` (shape (n_draws, n, n_classes)) or
 :func:`mlp_predict_regression`, so the scores in :mod:`vibook.metrics` apply to all of them
-and to the BNN alike.
+and to the BNN alike. :func:`class_probability_draws` predicts from either kind of fit, and
+:func:`score_table` scores several classifiers side by side.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
+import pandas as pd
 
 from vibook._checks import check_array, check_key, check_positive, check_positive_int
+from vibook.loop import check_finite, scan_steps
+from vibook.metrics import (
+    accuracy,
+    expected_calibration_error,
+    mutual_information,
+    nll,
+    ood_auroc,
+    predictive_entropy,
+)
 from vibook.models.bnn import (
     ACTIVATIONS,
-    _check_activation,
-    _check_hidden,
-    _check_xy,
-    _prior_sds,
     bnn_apply,
+    check_activation,
+    check_hidden,
+    check_xy,
+    prior_sds,
 )
+from vibook.networks import BNNFit, predict_proba
 
-__all__ = ["MLPFit", "fit_mlp", "mlp_predict_proba", "mlp_predict_regression"]
+__all__ = [
+    "MLPFit",
+    "class_probability_draws",
+    "fit_mlp",
+    "mlp_predict_proba",
+    "mlp_predict_regression",
+    "score_table",
+]
 
 METHODS = ("map", "dropout", "ensemble")
 
@@ -84,7 +104,7 @@ def _program(
     opt = numpyro.optim.Adam(learning_rate)
 
     def init(key, d):
-        sds = _prior_sds(d, hidden, n_classes if classify else 1, prior_scale)
+        sds = prior_sds(d, hidden, n_classes if classify else 1, prior_scale)
         keys = jax.random.split(key, len(sds))
         weights = {
             name: sd * jax.random.normal(k, shape)
@@ -112,8 +132,10 @@ def _program(
         weights, sds = init(init_key, x.shape[1])
         n = x.shape[0]
 
-        def step(state, key):
-            idx_key, drop_key = jax.random.split(key)
+        keys = jax.random.split(key, num_steps)
+
+        def step(state, i):
+            idx_key, drop_key = jax.random.split(keys[i])
             if batch_size is None:
                 xb, yb = x, y
             else:
@@ -124,7 +146,7 @@ def _program(
             )
             return opt.update(grads, state), loss
 
-        state, losses = jax.lax.scan(step, opt.init(weights), jax.random.split(key, num_steps))
+        state, losses = scan_steps(step, opt.init(weights), num_steps)
         return opt.get_params(state), losses
 
     return run
@@ -177,7 +199,7 @@ def fit_mlp(
     rng_key = check_key(rng_key)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    x, y, n_classes = _check_xy(x, y, n_classes)
+    x, y, n_classes = check_xy(x, y, n_classes)
     if method == "dropout":
         dropout = float(dropout)
         if not 0 < dropout < 1:
@@ -189,8 +211,8 @@ def fit_mlp(
         batch_size = check_positive_int(batch_size, "batch_size")
         if batch_size >= x.shape[0]:
             batch_size = None
-    hidden = _check_hidden(hidden)
-    activation = _check_activation(activation)
+    hidden = check_hidden(hidden)
+    activation = check_activation(activation)
     run = _program(
         n_classes,
         hidden,
@@ -204,9 +226,11 @@ def fit_mlp(
     keys = jax.random.split(rng_key, n_members)
     weights, losses = jax.vmap(run, in_axes=(0, None, None))(keys, x, y)
     losses = np.asarray(losses)
-    if not np.all(np.isfinite(losses)):
-        raise FloatingPointError(
-            f"fit_mlp diverged: try a smaller learning_rate (now {learning_rate})"
+    for member, member_losses in enumerate(losses):
+        check_finite(
+            member_losses,
+            what="fit_mlp" if n_members == 1 else f"fit_mlp (ensemble member {member})",
+            remedy=f"Try a smaller learning_rate (now {learning_rate}).",
         )
     config = {
         "method": method,
@@ -278,3 +302,130 @@ def mlp_predict_regression(rng_key, fit: MLPFit, x, *, num_draws: int = 100):
     sigma = jnp.exp(fit.weights["log_sigma"])
     sigma = jnp.broadcast_to(sigma, (mean.shape[0],)) if sigma.shape[0] == 1 else sigma
     return mean, sigma
+
+
+def class_probability_draws(rng_key, fit, x, *, num_draws: int = 100) -> np.ndarray:
+    """Class probabilities of a BNN or of a baseline, one row per draw.
+
+    A :class:`~vibook.networks.BNNFit` gives ``num_draws`` posterior draws of the weights
+    (:func:`vibook.networks.predict_proba`); an :class:`MLPFit` gives one row for MAP, one per
+    member for an ensemble and ``num_draws`` dropout masks for MC dropout
+    (:func:`mlp_predict_proba`). Either way the result goes straight into :func:`score_table`
+    and the uncertainty scores of :mod:`vibook.metrics`.
+
+    Parameters
+    ----------
+    rng_key : jax.random key
+        Drives the weight draws or dropout masks (unused by MAP and ensembles).
+    fit : BNNFit or MLPFit
+        A classification fit of :func:`vibook.networks.fit_bnn` or :func:`fit_mlp`.
+    x : array of shape (n, d)
+        Inputs.
+    num_draws : int
+        Posterior draws of a BNN, dropout masks of MC dropout.
+
+    Returns
+    -------
+    ndarray of shape (n_draws, n, n_classes)
+    """
+    if isinstance(fit, BNNFit):
+        return np.asarray(predict_proba(rng_key, fit, x, num_draws=num_draws))
+    if isinstance(fit, MLPFit):
+        return np.asarray(mlp_predict_proba(rng_key, fit, x, num_draws=num_draws))
+    raise TypeError(
+        f"fit must be a BNNFit from fit_bnn or an MLPFit from fit_mlp; got {type(fit).__name__}"
+    )
+
+
+def _draws(probs, name, n=None, n_classes=None):
+    """Per-draw class probabilities as (n_draws, n, n_classes), checked; (n, k) is one draw."""
+    p = check_array(probs, name, ndim=(2, 3))
+    p = p[None] if p.ndim == 2 else p
+    if np.any(p < -1e-6) or not np.allclose(p.sum(-1), 1.0, atol=1e-3):
+        raise ValueError(f"{name} must hold probabilities that sum to 1 over the last axis")
+    if n is not None and p.shape[1] != n:
+        raise ValueError(f"{name} must have one row per label ({n}); got shape {p.shape}")
+    if n_classes is not None and p.shape[2] != n_classes:
+        raise ValueError(f"{name} must have {n_classes} classes; got shape {p.shape}")
+    return p
+
+
+def score_table(probs_by_method, y, *, ood=None, n_bins: int = 15) -> pd.DataFrame:
+    """Accuracy, NLL, calibration and OOD detection of several classifiers, one row each.
+
+    Every score is taken of the posterior predictive, the mean over draws: accuracy, mean
+    negative log-likelihood (:func:`vibook.metrics.nll`), expected calibration error
+    (:func:`vibook.metrics.expected_calibration_error`) and the mean of the top probability
+    (compare it with the accuracy: below it is underconfident, above it overconfident). For
+    each out-of-distribution set in ``ood`` it adds the AUROC of telling those inputs from the
+    test inputs (:func:`vibook.metrics.ood_auroc`) by predictive entropy and by mutual
+    information.
+
+    Parameters
+    ----------
+    probs_by_method : dict of str to array
+        Each method's class probabilities on the test inputs, of shape (n_draws, n, n_classes)
+        as :func:`class_probability_draws` returns them, or (n, n_classes) for one draw.
+    y : array of int of shape (n,)
+        The test labels.
+    ood : dict of str to dict of str to array, optional
+        Out-of-distribution sets by name; each maps some of the methods to their class
+        probabilities on that set's inputs, shaped as in ``probs_by_method``.
+    n_bins : int
+        Confidence bins of the ECE.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method, in the order given; columns ``accuracy``, ``nll``, ``ece``,
+        ``mean confidence`` and, for each OOD set ``name``, ``"name, entropy"`` and
+        ``"name, MI"``. NaN marks a method missing from an OOD set, and the MI of a method
+        with a single draw (its mutual information is zero everywhere).
+    """
+    if not isinstance(probs_by_method, Mapping) or not probs_by_method:
+        raise TypeError(
+            "probs_by_method must be a non-empty dict of method name to class probabilities; "
+            f"got {type(probs_by_method).__name__}"
+        )
+    y = check_array(y, "y", ndim=1, integer=True, nonnegative=True)
+    if ood is not None and not isinstance(ood, Mapping):
+        raise TypeError(
+            "ood must be a dict of set name to dict of method name to probabilities; "
+            f"got {type(ood).__name__}"
+        )
+    test, n_classes = {}, None
+    for name, probs in probs_by_method.items():
+        test[name] = _draws(probs, f"probs_by_method[{name!r}]", n=len(y), n_classes=n_classes)
+        n_classes = test[name].shape[2]
+    rows = {}
+    for name, p in test.items():
+        mean = p.mean(0)
+        rows[name] = {
+            "accuracy": accuracy(mean, y),
+            "nll": nll(mean, y),
+            "ece": expected_calibration_error(mean, y, n_bins=n_bins),
+            "mean confidence": float(mean.max(-1).mean()),
+        }
+    for set_name, by_method in (ood or {}).items():
+        if not isinstance(by_method, Mapping):
+            raise TypeError(
+                f"ood[{set_name!r}] must be a dict of method name to probabilities; "
+                f"got {type(by_method).__name__}"
+            )
+        unknown = sorted(set(by_method) - set(test))
+        if unknown:
+            raise ValueError(f"ood[{set_name!r}] names methods not in probs_by_method: {unknown}")
+        for name, row in rows.items():
+            row[f"{set_name}, entropy"] = row[f"{set_name}, MI"] = np.nan
+            if name not in by_method:
+                continue
+            p_in = test[name]
+            p_out = _draws(by_method[name], f"ood[{set_name!r}][{name!r}]", n_classes=n_classes)
+            row[f"{set_name}, entropy"] = ood_auroc(
+                predictive_entropy(p_in), predictive_entropy(p_out)
+            )
+            if p_in.shape[0] > 1 and p_out.shape[0] > 1:
+                row[f"{set_name}, MI"] = ood_auroc(
+                    mutual_information(p_in), mutual_information(p_out)
+                )
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -6,9 +6,10 @@ program is written to disk and the next run of the same notebook (a new kernel, 
 code and shapes) reads it back instead of compiling again.
 
 The cache lives under the user's cache directory, ``$XDG_CACHE_HOME/vibook/jax`` (or
-``~/.cache/vibook/jax``), never inside a project or the repository. ``import vibook`` turns it
-on by itself inside a Jupyter kernel unless ``VIBOOK_COMPILE_CACHE=0``; elsewhere call
-:func:`enable_compile_cache`.
+``~/.cache/vibook/jax``), never inside a project or the repository. Importing vibook changes
+no JAX setting: the cache is on only after :func:`enable_compile_cache` is called (each
+notebook's first cell calls it), and ``VIBOOK_COMPILE_CACHE=0`` makes that call do nothing
+(for a cold run).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import jax
 from jax.experimental.compilation_cache import compilation_cache
 
-__all__ = ["default_cache_dir", "enable_compile_cache", "in_jupyter_kernel"]
+__all__ = ["default_cache_dir", "enable_compile_cache"]
 
 
 def default_cache_dir() -> Path:
@@ -33,17 +34,9 @@ def default_cache_dir() -> Path:
     return root / "vibook" / "jax"
 
 
-def in_jupyter_kernel() -> bool:
-    """Return True when running inside a Jupyter (IPython ZMQ) kernel."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython ships with the lab extra
-        return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
-
-
-def enable_compile_cache(path: str | os.PathLike | None = None, *, min_compile_seconds=0.0) -> Path:
+def enable_compile_cache(
+    path: str | os.PathLike | None = None, *, min_compile_seconds=0.0
+) -> Path | None:
     """Turn on JAX's persistent compilation cache so a second run skips XLA compilation.
 
     Parameters
@@ -58,8 +51,9 @@ def enable_compile_cache(path: str | os.PathLike | None = None, *, min_compile_s
 
     Returns
     -------
-    pathlib.Path
-        The cache folder in use.
+    pathlib.Path or None
+        The cache folder in use; None when ``VIBOOK_COMPILE_CACHE=0`` (or ``false``) is set,
+        which leaves the cache off.
 
     Examples
     --------
@@ -72,6 +66,8 @@ def enable_compile_cache(path: str | os.PathLike | None = None, *, min_compile_s
         )
     if not min_compile_seconds >= 0:
         raise ValueError(f"min_compile_seconds must be a number >= 0; got {min_compile_seconds}")
+    if os.environ.get("VIBOOK_COMPILE_CACHE", "1") in ("0", "false", "False"):
+        return None
     if path is None:
         folder = default_cache_dir()
     elif isinstance(path, str | os.PathLike):
@@ -88,15 +84,3 @@ def enable_compile_cache(path: str | os.PathLike | None = None, *, min_compile_s
     jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_seconds))
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return folder
-
-
-def _enable_in_kernel() -> Path | None:
-    """Enable the cache inside a Jupyter kernel; ``VIBOOK_COMPILE_CACHE=0`` opts out."""
-    if os.environ.get("VIBOOK_COMPILE_CACHE", "1") in ("0", "false", "False", ""):
-        return None
-    if not in_jupyter_kernel():
-        return None
-    try:
-        return enable_compile_cache()
-    except OSError:  # an unwritable home folder must not stop the import
-        return None

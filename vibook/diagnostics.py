@@ -16,183 +16,28 @@ import arviz_stats as azs
 import numpy as np
 import pandas as pd
 import xarray as xr
-from arviz_stats.base import array_stats
-from scipy.stats import rankdata, wasserstein_distance
+from scipy.stats import wasserstein_distance
 
-from vibook._checks import check_positive, check_positive_int
+from vibook._checks import check_positive
+from vibook.fit import KHAT_GOOD, KHAT_OK, as_datatree, khat_reading
+from vibook.infer.psis import PSISResult, psis_diagnostic, psis_khat
 
-# --- PSIS k-hat for variational fits ---
-
-# k-hat thresholds of Yao et al. (2018) and Vehtari et al. (2024).
-KHAT_GOOD, KHAT_OK = 0.5, 0.7
-
-
-def khat_reading(khat: float) -> str:
-    """What a PSIS k-hat value says about a variational fit, in words.
-
-    Below 0.5 the guide is close to the posterior (importance sampling from it is reliable);
-    0.5-0.7 usable, with care; above 0.7 the guide misses mass the posterior has: do not
-    trust it (Yao et al. 2018).
-    """
-    if np.isnan(khat):
-        return "undefined (a point-mass guide: there is no density to weigh)"
-    if khat < KHAT_GOOD:
-        return "good (< 0.5): the guide is close to the posterior"
-    if khat < KHAT_OK:
-        return "usable (0.5-0.7): the guide is rough; check what you need from it"
-    return "do not trust (> 0.7): the guide misses part of the posterior"
-
-
-@dataclass(frozen=True)
-class PSISResult:
-    """Pareto-smoothed importance sampling of a variational fit, from :func:`psis_diagnostic`.
-
-    Attributes
-    ----------
-    khat : float
-        Estimated Pareto shape of the importance ratios' right tail.
-    reading : str
-        :func:`khat_reading` of ``khat``.
-    log_ratios : ndarray of shape (num_samples,)
-        ``log p(x, z_s) - log q(z_s)`` for the draws ``z_s ~ q``.
-    log_weights : ndarray of shape (num_samples,)
-        Pareto-smoothed, normalised log importance weights (they log-sum-exp to 0).
-    draws : dict of str to ndarray
-        The guide's draws of the model's latent variables, each of shape (num_samples, ...).
-    """
-
-    khat: float
-    reading: str
-    log_ratios: np.ndarray
-    log_weights: np.ndarray
-    draws: dict
-
-    def weighted_mean(self, name: str) -> np.ndarray:
-        """Importance-weighted posterior mean of one latent variable."""
-        if name not in self.draws:
-            raise ValueError(f"name must be a latent variable {sorted(self.draws)}; got {name!r}")
-        w = np.exp(self.log_weights - np.max(self.log_weights))
-        w = w / w.sum()
-        return np.tensordot(w, self.draws[name], axes=1)
-
-
-def _log_ratio_fn(model, guide, params, model_args, model_kwargs):
-    """A function of a key giving ``(log p(x, z) - log q(z), z)`` for one draw ``z ~ q``."""
-    import numpyro
-    from numpyro.infer.util import log_density
-
-    def one(key):
-        seeded = numpyro.handlers.seed(guide, key)
-        log_q, guide_trace = log_density(seeded, model_args, model_kwargs, params)
-        replayed = numpyro.handlers.replay(model, guide_trace)
-        log_p, model_trace = log_density(replayed, model_args, model_kwargs, params)
-        latent = {
-            name: site["value"]
-            for name, site in model_trace.items()
-            if site["type"] == "sample" and not site["is_observed"]
-        }
-        return log_p - log_q, latent
-
-    return one
-
-
-def psis_diagnostic(fit, *, rng_key=None, num_samples: int = 1000) -> PSISResult:
-    """Pareto-smoothed importance sampling of an SVI fit: k-hat and corrected posterior means.
-
-    Draw ``z_s`` from the fitted guide ``q`` and compute the importance ratios
-    ``r_s = p(x, z_s) / q(z_s)``. If ``q`` were the posterior they would all be equal; the
-    heavier their right tail, the more mass the posterior has where ``q`` has little. The
-    tail's Pareto shape ``k`` (fitted with ArviZ's Pareto smoothing, Vehtari et al. 2024) says
-    how far to trust ``q``: below 0.5 good, 0.5-0.7 usable, above 0.7 not (Yao et al. 2018).
-    With ``k < 0.7`` the smoothed weights also correct posterior expectations
-    (:meth:`PSISResult.weighted_mean`).
-
-    Parameters
-    ----------
-    fit : SVIFit
-        A :func:`vibook.run_svi` result. If the model was fitted on minibatches
-        (``subsample_size``), the ratios use the full data, so that they are exact.
-    rng_key : jax.random key, optional
-        Drives the draws; ``jax.random.key(0)`` by default.
-    num_samples : int
-        Number of draws from the guide (at least 100; the tail fit uses about
-        ``3 sqrt(num_samples)`` of them).
-
-    Returns
-    -------
-    PSISResult
-
-    References
-    ----------
-    Yao, Vehtari, Simpson and Gelman (2018), "Yes, but did it work?: Evaluating variational
-    inference", ICML.
-    Vehtari, Simpson, Gelman, Yao and Gabry (2024), "Pareto smoothed importance sampling",
-    JMLR 25(72).
-    """
-    import jax
-
-    from vibook._checks import check_key
-    from vibook.infer import SVIFit
-
-    if not isinstance(fit, SVIFit):
-        raise TypeError(f"fit must be an SVIFit (a run_svi result); got {type(fit).__name__}")
-    rng_key = jax.random.key(0) if rng_key is None else check_key(rng_key)
-    num_samples = check_positive_int(num_samples, "num_samples", minimum=100)
-    model_kwargs = dict(fit.model_kwargs)
-    if model_kwargs.get("subsample_size") is not None:
-        model_kwargs["subsample_size"] = None
-    one = _log_ratio_fn(fit.model, fit.guide, fit.params, fit.model_args, model_kwargs)
-    keys = jax.random.split(rng_key, num_samples)
-    log_ratios, draws = jax.jit(jax.vmap(one))(keys)
-    log_ratios = np.asarray(log_ratios, dtype=np.float64)
-    draws = {k: np.asarray(v) for k, v in draws.items()}
-    if not np.all(np.isfinite(log_ratios)):
-        khat, log_weights = np.inf, np.full_like(log_ratios, -np.log(num_samples))
-    elif np.ptp(log_ratios) < 1e-3:
-        # Equal weights, up to float32 rounding: importance sampling is exact (q is the
-        # posterior; a bounded ratio has a negative Pareto shape), unless q is a point mass
-        # and there is nothing to weigh.
-        moves = any(np.ptp(v, axis=0).max() > 0 for v in draws.values() if v.size)
-        khat = -np.inf if moves else np.nan
-        log_weights = np.full_like(log_ratios, -np.log(num_samples))
-    else:
-        # arviz_stats smooths the log weights -ary (its input is a negative log-likelihood).
-        log_weights, khat = array_stats.psislw(-log_ratios)
-        khat = float(khat)
-    return PSISResult(
-        khat=float(khat),
-        reading=khat_reading(khat),
-        log_ratios=log_ratios,
-        log_weights=np.asarray(log_weights),
-        draws=draws,
-    )
-
-
-def psis_khat(fit, *, rng_key=None, num_samples: int = 1000) -> float:
-    """PSIS k-hat of an SVI fit (Yao et al. 2018): < 0.5 good, 0.5-0.7 usable, > 0.7 not.
-
-    The number :func:`psis_diagnostic` computes; ``SVIFit.khat`` calls this once and keeps it.
-    """
-    return psis_diagnostic(fit, rng_key=rng_key, num_samples=num_samples).khat
-
+__all__ = [
+    "KHAT_GOOD",
+    "KHAT_OK",
+    "NUTSDiagnostics",
+    "PSISResult",
+    "compare_posteriors",
+    "khat_reading",
+    "nuts_diagnostics",
+    "psis_diagnostic",
+    "psis_khat",
+    "select_scalar",
+]
 
 # --- NUTS diagnostics and posterior comparison ---
 
 _SAMPLE_DIMS = ("chain", "draw")
-
-
-def _as_datatree(fit, name: str) -> xr.DataTree:
-    """The DataTree of a run_nuts result or an SVIFit, checked to have a posterior group."""
-    from vibook.infer import SVIFit
-
-    if isinstance(fit, SVIFit):
-        fit = fit.posterior
-    if not isinstance(fit, xr.DataTree) or "posterior" not in fit.children:
-        raise TypeError(
-            f"{name} must be a DataTree with a 'posterior' group (from run_nuts) or an SVIFit; "
-            f"got {type(fit).__name__}"
-        )
-    return fit
 
 
 def _scalar_marginals(posterior: xr.Dataset, var_name: str) -> dict[str, np.ndarray]:
@@ -263,7 +108,7 @@ def compare_posteriors(
         )
     if len(fits) < 2:
         raise ValueError(f"fits must hold at least two posteriors to compare; got {len(fits)}")
-    trees = {str(k): _as_datatree(v, f"fits[{k!r}]") for k, v in fits.items()}
+    trees = {str(k): as_datatree(v, f"fits[{k!r}]") for k, v in fits.items()}
     names = list(trees)
     if reference is None:
         reference = names[0]
@@ -434,7 +279,7 @@ def nuts_diagnostics(
     Betancourt (2017), "A conceptual introduction to Hamiltonian Monte Carlo",
     arXiv:1701.02434.
     """
-    idata = _as_datatree(idata, "idata")
+    idata = as_datatree(idata, "idata")
     if "sample_stats" not in idata.children:
         raise ValueError(
             "idata must have a 'sample_stats' group (divergences, energy): use a run_nuts "
@@ -514,39 +359,7 @@ def nuts_diagnostics(
     )
 
 
-def rank_counts(idata, var_name: str, *, coords: Mapping | None = None, bins: int = 20):
-    """Histogram of the ranks of one scalar's draws, chain by chain (Vehtari et al. 2021).
-
-    All draws are ranked together; if the chains sample the same distribution, each chain's
-    ranks are uniform, so every bin holds about ``n_draws / bins`` of them. A chain stuck in
-    one region shows up as bins far above and below that line.
-
-    Parameters
-    ----------
-    idata : xarray.DataTree or SVIFit
-        Posterior draws with ``chain`` and ``draw`` dimensions.
-    var_name : str
-        The variable.
-    coords : dict, optional
-        Selection down to one scalar, for example ``{"school": 0}``.
-    bins : int
-        Number of equal-width rank bins.
-
-    Returns
-    -------
-    ndarray of shape (n_chains, bins)
-        Counts of each chain's draws in each rank bin; each row sums to ``n_draws``.
-    """
-    idata = _as_datatree(idata, "idata")
-    bins = check_positive_int(bins, "bins")
-    da = _select_scalar(idata["posterior"].to_dataset(), var_name, coords)
-    values = np.asarray(da.transpose(*_SAMPLE_DIMS).values, dtype=float)
-    ranks = rankdata(values, axis=None).reshape(values.shape)
-    edges = np.linspace(0.5, values.size + 0.5, bins + 1)
-    return np.stack([np.histogram(r, bins=edges)[0] for r in ranks])
-
-
-def _select_scalar(posterior: xr.Dataset, var_name: str, coords: Mapping | None) -> xr.DataArray:
+def select_scalar(posterior: xr.Dataset, var_name: str, coords: Mapping | None) -> xr.DataArray:
     """``posterior[var_name]`` selected down to dims (chain, draw)."""
     if var_name not in posterior:
         raise ValueError(

@@ -33,6 +33,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ import xarray as xr
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.svi import SVIState
 
-from vibook.infer import SVIFit
+from vibook.fit import SVIFit
 
 __all__ = ["SavedFit", "load", "save"]
 
@@ -75,6 +76,8 @@ class SavedFit:
         The posterior draws and observed data, identical to ``fit.posterior``.
     model_name, guide_name : str
         The qualified name of the model and the guide's class, for reference.
+    khat : float or None
+        The fit's PSIS k-hat, as in :attr:`vibook.SVIFit.khat`.
     """
 
     params: dict[str, np.ndarray]
@@ -83,6 +86,7 @@ class SavedFit:
     posterior: xr.DataTree
     model_name: str
     guide_name: str
+    khat: float | None = None
 
     @property
     def elbo(self) -> np.ndarray:
@@ -203,15 +207,15 @@ def _write(fit, directory: Path) -> None:
             "params": sorted(params),
             "state_leaves": len(state_arrays),
             "key_leaves": key_leaves,
+            # JSON has no inf or nan: a k-hat is written as its repr and read with float().
+            "khat": None if fit.khat is None else repr(float(fit.khat)),
         }
         posterior = fit.posterior
     try:
         posterior.to_netcdf(directory / _POSTERIOR, engine=_ENGINE)
     except (TypeError, ValueError) as err:
         raise ValueError(f"fit's posterior could not be written as NetCDF: {err}") from err
-    import vibook
-
-    manifest = {"format": _FORMAT, "version": _VERSION, "vibook": vibook.__version__, **manifest}
+    manifest = {"format": _FORMAT, "version": _VERSION, "vibook": version("vibook"), **manifest}
     (directory / _MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
 
 
@@ -331,4 +335,5 @@ def load(path) -> SavedFit | xr.DataTree:
         posterior=posterior,
         model_name=manifest["model"],
         guide_name=manifest["guide"],
+        khat=None if manifest.get("khat") is None else float(manifest["khat"]),
     )

@@ -11,7 +11,7 @@ calibrated probabilities would score on it.
 
 Functions taking ``probs`` accept class probabilities of shape (n, n_classes); the
 uncertainty functions take per-draw probabilities of shape (n_draws, n, n_classes), as
-:func:`vibook.models.bnn.predict_proba` returns them.
+:func:`vibook.networks.predict_proba` returns them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy.stats import bootstrap
+from sklearn.metrics import roc_auc_score
 
 from vibook._checks import check_array, check_choice, check_key, check_positive_int, check_real
 
@@ -260,26 +262,26 @@ def ood_auroc(scores_in, scores_out) -> float:
 
     The probability that a random OOD input scores higher than a random in-distribution one
     (ties count one half): 1 is perfect detection, 0.5 is chance. Higher score = "more OOD"
-    (an entropy, a mutual information, or minus the maximum probability).
+    (an entropy, a mutual information, or minus the maximum probability). This is
+    :func:`sklearn.metrics.roc_auc_score` with the OOD inputs as the positive class.
 
     Parameters
     ----------
     scores_in : array of shape (n_in,)
+        Scores of the in-distribution inputs.
     scores_out : array of shape (n_out,)
+        Scores of the out-of-distribution inputs.
+
+    Returns
+    -------
+    float
+        The AUROC, in [0, 1].
     """
     a = check_array(scores_in, "scores_in", ndim=1).astype(np.float64)
     b = check_array(scores_out, "scores_out", ndim=1).astype(np.float64)
-    allv = np.concatenate([a, b])
-    order = np.argsort(allv, kind="mergesort")
-    ranks = np.empty(len(allv))
-    sorted_v = allv[order]
-    # average ranks over ties (1-based)
-    _, first, counts = np.unique(sorted_v, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2.0
-    ranks[order] = np.repeat(avg, counts)
-    rank_sum_out = ranks[len(a) :].sum()
-    u = rank_sum_out - len(b) * (len(b) + 1) / 2.0
-    return float(u / (len(a) * len(b)))
+    # In-distribution inputs are the negatives (0), OOD ones the positives (1).
+    labels = np.concatenate([np.zeros(len(a)), np.ones(len(b))])
+    return float(roc_auc_score(labels, np.concatenate([a, b])))
 
 
 def paired_bootstrap(
@@ -297,15 +299,16 @@ def paired_bootstrap(
 
     Resamples the test points with replacement, the same points for both classifiers, and
     recomputes ``metric(probs_a) - metric(probs_b)`` (or their ratio) on each resample
-    (Efron and Tibshirani 1993). The percentile interval says whether a difference the size
-    of the one measured could come from which points happened to be in the test set. A
-    binned score such as :func:`expected_calibration_error` is only as good as its sparsest
-    bins, and this shows it.
+    (Efron and Tibshirani 1993), with :func:`scipy.stats.bootstrap`. The percentile interval
+    says whether a difference the size of the one measured could come from which points
+    happened to be in the test set. A binned score such as
+    :func:`expected_calibration_error` is only as good as its sparsest bins, and this shows it.
 
     Parameters
     ----------
     rng_key : jax.random key
-        Drives the resampling.
+        Drives the resampling (it seeds the NumPy generator scipy draws from: the same key
+        gives the same numbers).
     metric : callable
         ``metric(probs, y) -> float``, such as :func:`nll` or :func:`expected_calibration_error`.
     probs_a, probs_b : array of shape (n, n_classes)
@@ -347,13 +350,32 @@ def paired_bootstrap(
         return ma - mb
 
     n = len(y)
-    idx = np.asarray(jax.random.randint(rng_key, (num_resamples, n), 0, n))
-    draws = np.array([stat(float(metric(a[i], y[i])), float(metric(b[i], y[i]))) for i in idx])
-    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    if n < 2:
+        raise ValueError(f"y must hold at least 2 test points to resample; got {n}")
+
+    def resampled(idx, axis=-1):
+        # One row of point indices per resample: both classifiers see the same points.
+        rows = np.atleast_2d(idx)
+        out = np.array([stat(float(metric(a[i], y[i])), float(metric(b[i], y[i]))) for i in rows])
+        return out if np.ndim(idx) > 1 else out[0]
+
+    # Resampling the points' indices draws the same rows of probs_a, probs_b and y for both
+    # classifiers, as scipy's own paired=True does.
+    seed = np.asarray(jax.random.bits(rng_key, (4,), jnp.uint32)).tolist()
+    res = bootstrap(
+        (np.arange(n),),
+        resampled,
+        n_resamples=num_resamples,
+        vectorized=True,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    draws = res.bootstrap_distribution
     return {
         "estimate": stat(float(metric(a, y)), float(metric(b, y))),
-        "low": float(low),
-        "high": float(high),
+        "low": float(res.confidence_interval.low),
+        "high": float(res.confidence_interval.high),
         "sd": float(draws.std()),
         "frac_below": float(np.mean(draws < (1.0 if ratio else 0.0))),
     }
@@ -371,7 +393,7 @@ def npmi_coherence(topics, texts, *, topn: int = 10, per_topic: bool = False):
     ----------
     topics : list of list of str
         Each topic's words, most probable first (for instance from
-        :func:`vibook.models.lda.top_words`); only the first ``topn`` are used.
+        :func:`vibook.topics.top_words`); only the first ``topn`` are used.
     texts : sequence of sequence of str
         The tokenised reference documents.
     topn : int

@@ -8,6 +8,24 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from vibook.diagnostics import select_scalar
+from vibook.fit import as_datatree
+from vibook.metrics import calibration_bins, expected_calibration_error
+
+__all__ = [
+    "plot_coin_posterior",
+    "plot_divergences",
+    "plot_elbo_panel",
+    "plot_function_draws",
+    "plot_image_row",
+    "plot_kl_fits",
+    "plot_learning_curves",
+    "plot_marginal_overlay",
+    "plot_mixture_2d",
+    "plot_regression_uncertainty",
+    "plot_reliability",
+]
+
 
 def _axes(ax):
     """Use ``ax`` or a fresh figure's axes."""
@@ -42,30 +60,7 @@ def plot_coin_posterior(panel: dict, ax=None):
     return ax
 
 
-def plot_draws_vs_density(draws, x, density, ax=None, *, label="draws", density_label="exact"):
-    """Histogram of posterior draws with a reference density on top.
-
-    Parameters
-    ----------
-    draws : array of shape (n_draws,)
-        Posterior draws of one scalar.
-    x, density : arrays of shape (n_points,)
-        Where the reference density is evaluated, and its values.
-    ax : matplotlib Axes, optional
-        Where to draw.
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    ax = _axes(ax)
-    ax.hist(np.ravel(draws), bins=50, density=True, alpha=0.5, label=label)
-    ax.plot(x, density, color="k", lw=1.5, label=density_label)
-    ax.legend(frameon=False)
-    return ax
-
-
-# --- posterior overlays, chain traces and rank histograms (VI vs MCMC) ---
+# --- posterior overlays and divergences (VI vs MCMC) ---
 
 
 def plot_marginal_overlay(fits, var_name, *, coords=None, reference=None, bins=60, ax=None):
@@ -93,16 +88,14 @@ def plot_marginal_overlay(fits, var_name, *, coords=None, reference=None, bins=6
     -------
     matplotlib Axes
     """
-    from vibook.diagnostics import _as_datatree, _select_scalar
-
     if not fits:
         raise ValueError("fits must hold at least one posterior")
-    trees = {k: _as_datatree(v, f"fits[{k!r}]") for k, v in fits.items()}
+    trees = {k: as_datatree(v, f"fits[{k!r}]") for k, v in fits.items()}
     reference = next(iter(trees)) if reference is None else reference
     if reference not in trees:
         raise ValueError(f"reference must be one of {list(trees)}; got {reference!r}")
     draws = {
-        k: np.ravel(_select_scalar(t["posterior"].to_dataset(), var_name, coords).values)
+        k: np.ravel(select_scalar(t["posterior"].to_dataset(), var_name, coords).values)
         for k, t in trees.items()
     }
     edges = np.linspace(*np.quantile(draws[reference], [0.005, 0.995]), bins + 1)
@@ -116,86 +109,6 @@ def plot_marginal_overlay(fits, var_name, *, coords=None, reference=None, bins=6
     label = var_name + (f"{list(coords.values())}" if coords else "")
     ax.set(xlabel=label, ylabel="density")
     ax.legend(frameon=False)
-    return ax
-
-
-def plot_chain_traces(idata, var_name, *, coords=None, ax=None):
-    """Trace of one scalar, one line per chain, with divergent transitions marked below.
-
-    Parameters
-    ----------
-    idata : xarray.DataTree
-        A :func:`vibook.run_nuts` result.
-    var_name : str
-        The variable to draw.
-    coords : dict, optional
-        Selection down to one scalar, for example ``{"school": 0}``.
-    ax : matplotlib Axes, optional
-        Where to draw.
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    from vibook.diagnostics import _as_datatree, _select_scalar
-
-    idata = _as_datatree(idata, "idata")
-    da = _select_scalar(idata["posterior"].to_dataset(), var_name, coords)
-    values = np.asarray(da.transpose("chain", "draw").values)
-    ax = _axes(ax)
-    for c, row in enumerate(values):
-        ax.plot(row, lw=0.6, alpha=0.8, label=f"chain {c}")
-    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
-        div = np.asarray(idata["sample_stats"]["diverging"].transpose("chain", "draw").values)
-        draw = np.flatnonzero(div.any(axis=0))
-        if draw.size:
-            low = np.min(values)
-            ax.plot(draw, np.full(draw.size, low), "|", color="red", ms=10, label="divergent")
-    ax.set(xlabel="draw", ylabel=var_name)
-    ax.legend(frameon=False, fontsize="small", ncols=min(5, values.shape[0] + 1))
-    return ax
-
-
-def plot_rank_hist(idata, var_name, *, coords=None, bins=20, ax=None):
-    """Rank histograms of one scalar, chain by chain, against the uniform they should follow.
-
-    The grey band holds 99% of a bin's count under the hypothesis that every chain samples
-    the same distribution (a Binomial around ``n_draws / bins``); bars far outside it mean a
-    chain has not mixed (Vehtari et al. 2021).
-
-    Parameters
-    ----------
-    idata : xarray.DataTree or SVIFit
-        Draws with ``chain`` and ``draw`` dimensions.
-    var_name : str
-        The variable to draw.
-    coords : dict, optional
-        Selection down to one scalar.
-    bins : int
-        Number of rank bins.
-    ax : matplotlib Axes, optional
-        Where to draw.
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    from scipy.stats import binom
-
-    from vibook.diagnostics import rank_counts
-
-    counts = rank_counts(idata, var_name, coords=coords, bins=bins)
-    n_chains, n_bins = counts.shape
-    n_draws = counts[0].sum()
-    low, high = binom.ppf([0.005, 0.995], n_draws, 1 / n_bins)
-    ax = _axes(ax)
-    x = np.arange(n_bins)
-    for c, row in enumerate(counts):
-        ax.step(x + 0.5 + c * n_bins, row, where="mid", lw=1.2, label=f"chain {c}")
-        ax.fill_between([c * n_bins, (c + 1) * n_bins], low, high, color="0.85", zorder=0, lw=0)
-        ax.axhline(n_draws / n_bins, xmin=0, xmax=1, color="0.5", lw=0.5)
-    ax.set(xlabel="rank bin, chain by chain", ylabel="draws", xticks=[])
-    ax.set_title(var_name + (f"{list(coords.values())}" if coords else ""))
     return ax
 
 
@@ -222,12 +135,10 @@ def plot_divergences(idata, x_var, y_var, *, x_coords=None, y_coords=None, log_y
     -------
     matplotlib Axes
     """
-    from vibook.diagnostics import _as_datatree, _select_scalar
-
-    idata = _as_datatree(idata, "idata")
+    idata = as_datatree(idata, "idata")
     post = idata["posterior"].to_dataset()
-    x = np.ravel(_select_scalar(post, x_var, x_coords).transpose("chain", "draw").values)
-    y = np.ravel(_select_scalar(post, y_var, y_coords).transpose("chain", "draw").values)
+    x = np.ravel(select_scalar(post, x_var, x_coords).transpose("chain", "draw").values)
+    y = np.ravel(select_scalar(post, y_var, y_coords).transpose("chain", "draw").values)
     if log_y:
         y = np.log(y)
     div = np.zeros(x.shape, dtype=bool)
@@ -318,8 +229,6 @@ def plot_reliability(probs, y, *, n_bins: int = 10, ax=None, label=None):
     -------
     matplotlib Axes
     """
-    from vibook.metrics import calibration_bins, expected_calibration_error
-
     ax = _axes(ax)
     bins = calibration_bins(probs, y, n_bins=n_bins)
     centres = 0.5 * (bins["edges"][1:] + bins["edges"][:-1])
@@ -472,7 +381,7 @@ def plot_mixture_2d(x, weights, locs, covariances, *, labels=None, ax=None, titl
 
 
 def plot_kl_fits(panel: dict, ax=None):
-    """Draw a target density and Gaussian fits to it, from :func:`vibook.widgets.kl_panel`.
+    """Draw a target density and Gaussian fits to it, from :func:`vibook.panels.kl_panel`.
 
     Returns
     -------
@@ -488,7 +397,7 @@ def plot_kl_fits(panel: dict, ax=None):
 
 
 def plot_elbo_panel(panel: dict, ax=None):
-    """Draw the exact posterior and a Gaussian q, from :func:`vibook.widgets.elbo_panel`.
+    """Draw the exact posterior and a Gaussian q, from :func:`vibook.panels.elbo_panel`.
 
     Returns
     -------

@@ -1,7 +1,9 @@
-"""Widgets: a thin ipywidgets layer over tested pure functions.
+"""Widgets: the ipywidgets wiring over the pure panel functions of :mod:`vibook.panels`.
 
 Each widget calls one function that computes everything it shows (tested without a browser),
 then draws it. The readout is an ``ipywidgets.HTML`` with the CSS class ``vibook-readout``.
+Sliders whose redraw refits or recomputes something redraw when released
+(``continuous_update=False``), not on every drag event.
 """
 
 from __future__ import annotations
@@ -11,7 +13,17 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from vibook.models.conjugate import coin_grid_posterior
-from vibook.plots import plot_coin_posterior
+from vibook.panels import (
+    bnn_prior_panel,
+    bnn_prior_readout,
+    coin_readout,
+    elbo_panel,
+    elbo_readout,
+    mixture_occupancy,
+)
+from vibook.plots import plot_coin_posterior, plot_elbo_panel, plot_function_draws, plot_mixture_2d
+
+__all__ = ["bnn_prior_explorer", "coin_flip_explorer", "elbo_explorer", "mixture_explorer"]
 
 
 def _show(fig) -> None:
@@ -22,15 +34,6 @@ def _show(fig) -> None:
     """
     display(fig)
     plt.close(fig)
-
-
-def coin_readout(panel: dict) -> str:
-    """The text the coin widget shows for a panel from :func:`coin_grid_posterior`."""
-    return (
-        f"posterior mean = {panel['posterior_mean']:.3f}, "
-        f"posterior sd = {panel['posterior_sd']:.3f}, "
-        f"log evidence = {panel['log_evidence']:.3f}"
-    )
 
 
 def coin_flip_explorer(
@@ -63,14 +66,48 @@ def coin_flip_explorer(
         description="prior",
         style=style,
     )
-    a_s = w.FloatSlider(value=a, min=0.5, max=20, step=0.5, description="prior a", style=style)
-    b_s = w.FloatSlider(value=b, min=0.5, max=20, step=0.5, description="prior b", style=style)
-    loc_s = w.FloatSlider(value=0.0, min=-3, max=3, step=0.1, description="logit loc", style=style)
-    scale_s = w.FloatSlider(
-        value=1.5, min=0.1, max=5, step=0.1, description="logit scale", style=style
+    a_s = w.FloatSlider(
+        continuous_update=False,
+        value=a,
+        min=0.5,
+        max=20,
+        step=0.5,
+        description="prior a",
+        style=style,
     )
-    heads_s = w.IntSlider(value=heads, min=0, max=100, description="heads", style=style)
-    tails_s = w.IntSlider(value=tails, min=0, max=100, description="tails", style=style)
+    b_s = w.FloatSlider(
+        continuous_update=False,
+        value=b,
+        min=0.5,
+        max=20,
+        step=0.5,
+        description="prior b",
+        style=style,
+    )
+    loc_s = w.FloatSlider(
+        continuous_update=False,
+        value=0.0,
+        min=-3,
+        max=3,
+        step=0.1,
+        description="logit loc",
+        style=style,
+    )
+    scale_s = w.FloatSlider(
+        continuous_update=False,
+        value=1.5,
+        min=0.1,
+        max=5,
+        step=0.1,
+        description="logit scale",
+        style=style,
+    )
+    heads_s = w.IntSlider(
+        continuous_update=False, value=heads, min=0, max=100, description="heads", style=style
+    )
+    tails_s = w.IntSlider(
+        continuous_update=False, value=tails, min=0, max=100, description="tails", style=style
+    )
     readout = w.HTML()
     readout.add_class("vibook-readout")
     out = w.Output()
@@ -105,65 +142,6 @@ def coin_flip_explorer(
 # --- Bayesian neural networks: prior explorer ---
 
 
-def bnn_prior_panel(
-    *,
-    prior_scale: float = 1.0,
-    width: int = 50,
-    activation: str = "tanh",
-    num_draws: int = 20,
-    seed: int = 0,
-) -> dict:
-    """What the BNN prior explorer draws: prior function draws and two summaries of them.
-
-    Parameters
-    ----------
-    prior_scale : float
-        ``s`` in :func:`vibook.models.bnn.bnn` (same for both layers).
-    width : int
-        Hidden units (one hidden layer).
-    activation : str
-        Hidden nonlinearity.
-    num_draws : int
-        Number of functions drawn.
-    seed : int
-        Seed of the draws (the same seed shows the same weights, rescaled).
-
-    Returns
-    -------
-    dict
-        ``x`` (200,) grid on [-3, 3], ``draws`` (num_draws, 200), ``sd`` (the prior sd of
-        f, averaged over the grid) and ``roughness`` (mean absolute slope of the draws).
-    """
-    import jax
-    import numpy as np
-
-    from vibook.models.bnn import prior_function_draws
-
-    x = np.linspace(-3.0, 3.0, 200, dtype=np.float32)
-    draws = np.asarray(
-        prior_function_draws(
-            jax.random.key(seed),
-            x[:, None],
-            num_draws=num_draws,
-            hidden=(int(width),),
-            activation=activation,
-            prior_scale=float(prior_scale),
-        )
-    )
-    slope = np.abs(np.diff(draws, axis=1)) / (x[1] - x[0])
-    return {
-        "x": x,
-        "draws": draws,
-        "sd": float(draws.std(0).mean()),
-        "roughness": float(slope.mean()),
-    }
-
-
-def bnn_prior_readout(panel: dict) -> str:
-    """The text the BNN prior explorer shows for a panel from :func:`bnn_prior_panel`."""
-    return f"prior sd of f(x) = {panel['sd']:.2f}, mean |slope| = {panel['roughness']:.2f}"
-
-
 def bnn_prior_explorer(
     *, prior_scale: float = 1.0, width: int = 50, activation: str = "tanh"
 ) -> w.VBox:
@@ -177,10 +155,9 @@ def bnn_prior_explorer(
     ipywidgets.VBox
         The panel; display it in a notebook.
     """
-    from vibook.plots import plot_function_draws
-
     style = {"description_width": "90px"}
     scale_s = w.FloatLogSlider(
+        continuous_update=False,
         value=prior_scale,
         base=10,
         min=-1,
@@ -189,7 +166,9 @@ def bnn_prior_explorer(
         description="prior scale",
         style=style,
     )
-    width_s = w.IntSlider(value=width, min=1, max=200, description="width", style=style)
+    width_s = w.IntSlider(
+        continuous_update=False, value=width, min=1, max=200, description="width", style=style
+    )
     act = w.Dropdown(
         options=["tanh", "relu", "sin", "gelu"],
         value=activation,
@@ -220,70 +199,23 @@ def bnn_prior_explorer(
 # --- Mixtures, KL and the ELBO (notebooks 02 and 03) ---
 
 
-def mixture_occupancy(
-    x, *, n_components: int, concentration: float, seed: int = 0, threshold: float = 0.01
-) -> dict:
-    """Fit a Gaussian mixture by variational Bayes and count the clusters it keeps.
-
-    The mean-field variational algorithm of Bishop (2006, section 10.2; scikit-learn's
-    ``BayesianGaussianMixture`` with a Dirichlet prior on the weights). With a small Dirichlet
-    concentration the posterior prefers few clusters, and surplus ones are emptied: their
-    weight falls to almost nothing (Bishop's Fig. 10.6).
-
-    Parameters
-    ----------
-    x : array of shape (n, d)
-        Data (standardised).
-    n_components : int
-        Number of clusters offered.
-    concentration : float
-        Dirichlet concentration of the weights (> 0).
-    seed : int
-        Seed of the k-means initialisation.
-    threshold : float
-        A cluster counts as used when its weight is at least this.
-
-    Returns
-    -------
-    dict
-        ``weights`` (K,), ``locs`` (K, d), ``covariances`` (K, d, d), ``labels`` (n,) the most
-        probable cluster of each point, and ``n_used`` the number of clusters with weight
-        >= ``threshold``.
-    """
-    from sklearn.mixture import BayesianGaussianMixture
-
-    from vibook._checks import check_array, check_positive, check_positive_int
-
-    x = check_array(x, "x", ndim=2)
-    k = check_positive_int(n_components, "n_components")
-    concentration = check_positive(concentration, "concentration")
-    vb = BayesianGaussianMixture(
-        n_components=k,
-        weight_concentration_prior_type="dirichlet_distribution",
-        weight_concentration_prior=concentration,
-        covariance_type="full",
-        max_iter=500,
-        random_state=seed,
-    ).fit(x)
-    return {
-        "weights": vb.weights_,
-        "locs": vb.means_,
-        "covariances": vb.covariances_,
-        "labels": vb.predict(x),
-        "n_used": int(sum(vb.weights_ >= threshold)),
-    }
-
-
 def mixture_explorer(x, *, n_components: int = 6, concentration: float = 0.01) -> w.VBox:
     """Sliders for the number of clusters and the Dirichlet concentration of a 2-D mixture.
 
     Each change refits :func:`mixture_occupancy` and redraws the clusters (2-sd ellipses,
     thicker for heavier clusters, dashed when nearly empty).
     """
-    from vibook.plots import plot_mixture_2d
-
-    k_s = w.IntSlider(value=n_components, min=1, max=10, description="components")
-    c_s = w.FloatLogSlider(value=concentration, base=10, min=-4, max=3, description="concentration")
+    k_s = w.IntSlider(
+        continuous_update=False, value=n_components, min=1, max=10, description="components"
+    )
+    c_s = w.FloatLogSlider(
+        continuous_update=False,
+        value=concentration,
+        base=10,
+        min=-4,
+        max=3,
+        description="concentration",
+    )
     readout = w.HTML()
     readout.add_class("vibook-readout")
     out = w.Output()
@@ -311,162 +243,23 @@ def mixture_explorer(x, *, n_components: int = 6, concentration: float = 0.01) -
     return w.VBox([w.HBox([k_s, c_s]), readout, out])
 
 
-BIMODAL = {"weights": (0.5, 0.5), "locs": (-2.0, 2.0), "scales": (0.6, 0.6)}
-
-
-def _mixture_pdf(z, weights, locs, scales):
-    import numpy as np
-    from scipy.stats import norm
-
-    return sum(
-        wk * norm.pdf(z, m, s) for wk, m, s in zip(weights, locs, scales, strict=True)
-    ) + np.zeros_like(z)
-
-
-def kl_panel(q_loc: float, q_scale: float, *, target: dict | None = None, grid_size=4001):
-    """Both KL divergences between a Gaussian ``q`` and a 1-D mixture target ``p``, on a grid.
-
-    ``KL(q || p) = E_q[log q - log p]`` (reverse: what VI minimises) punishes q for putting
-    mass where p has little; ``KL(p || q)`` (forward) punishes q for missing mass p has.
-
-    Parameters
-    ----------
-    q_loc, q_scale : float
-        Mean and sd of ``q``.
-    target : dict, optional
-        ``weights``, ``locs``, ``scales`` of the target mixture; :data:`BIMODAL` by default.
-    grid_size : int
-        Number of grid points for the quadrature.
-
-    Returns
-    -------
-    dict
-        ``grid``, ``p`` and ``q`` densities on it, ``kl_qp`` (reverse) and ``kl_pq``
-        (forward), in nats.
-    """
-    import numpy as np
-    from scipy.stats import norm
-
-    from vibook._checks import check_positive, check_real
-
-    q_loc, q_scale = check_real(q_loc, "q_loc"), check_positive(q_scale, "q_scale")
-    t = BIMODAL if target is None else target
-    lo = min(min(t["locs"]) - 8 * max(t["scales"]), q_loc - 8 * q_scale)
-    hi = max(max(t["locs"]) + 8 * max(t["scales"]), q_loc + 8 * q_scale)
-    z = np.linspace(lo, hi, grid_size)
-    dz = z[1] - z[0]
-    p = _mixture_pdf(z, t["weights"], t["locs"], t["scales"])
-    logp = np.log(np.maximum(p, 1e-300))
-    q = norm.pdf(z, q_loc, q_scale)
-    logq = norm.logpdf(z, q_loc, q_scale)
-    return {
-        "grid": z,
-        "p": p,
-        "q": q,
-        "kl_qp": float(np.sum(q * (logq - logp)) * dz),
-        "kl_pq": float(np.sum(p * (logp - logq)) * dz),
-    }
-
-
-def fit_gaussian_kl(direction: str, *, target: dict | None = None, init=(1.0, 1.0)):
-    """The Gaussian ``q`` closest to a mixture target in forward or reverse KL.
-
-    Forward (``"forward"``, ``KL(p || q)``): moment matching, in closed form: q takes p's mean
-    and variance and covers both modes. Reverse (``"reverse"``, ``KL(q || p)``): minimised
-    numerically from ``init`` (mean, sd); it locks onto one mode.
-
-    Returns
-    -------
-    tuple of float
-        ``(loc, scale)`` of the best ``q``.
-    """
-    import numpy as np
-    from scipy.optimize import minimize
-
-    t = BIMODAL if target is None else target
-    wts, locs, scales = (np.asarray(t[k], dtype=float) for k in ("weights", "locs", "scales"))
-    if direction == "forward":
-        mean = float(np.sum(wts * locs))
-        var = float(np.sum(wts * (scales**2 + locs**2)) - mean**2)
-        return mean, float(np.sqrt(var))
-    if direction != "reverse":
-        raise ValueError(f"direction must be 'forward' or 'reverse'; got {direction!r}")
-    res = minimize(
-        lambda v: kl_panel(v[0], float(np.exp(v[1])), target=t, grid_size=2001)["kl_qp"],
-        x0=[init[0], np.log(init[1])],
-        method="Nelder-Mead",
-        options={"xatol": 1e-6, "fatol": 1e-9},
-    )
-    return float(res.x[0]), float(np.exp(res.x[1]))
-
-
-def elbo_panel(x, q_loc: float, q_scale: float, *, prior_loc=0.0, prior_scale=1.0, noise_scale=1.0):
-    r"""ELBO, log evidence and KL for a Gaussian ``q`` on the Normal-Normal model, exactly.
-
-    For :func:`vibook.models.normal_normal` every term is in closed form, so the identity
-    ``log p(x) = ELBO(q) + KL(q || p(mu | x))`` can be checked to rounding error:
-
-    .. math::
-        \mathrm{ELBO}(q) = E_q[\log p(x \mid \mu)] + E_q[\log p(\mu)] + H[q]
-
-    Returns
-    -------
-    dict
-        ``elbo``, ``log_evidence``, ``kl`` (``KL(q || posterior)``), ``post_loc``,
-        ``post_scale``, and ``grid``, ``posterior``, ``q`` densities for plotting.
-    """
-    import numpy as np
-    from scipy.stats import norm
-
-    from vibook._checks import check_positive, check_real
-    from vibook.models.conjugate import normal_normal_log_evidence, normal_normal_posterior
-
-    m, s = check_real(q_loc, "q_loc"), check_positive(q_scale, "q_scale")
-    kw = {"prior_loc": prior_loc, "prior_scale": prior_scale, "noise_scale": noise_scale}
-    post = normal_normal_posterior(x, **kw)
-    log_ev = normal_normal_log_evidence(x, **kw)
-    x = np.asarray(x, dtype=float)
-    n, sig2, s02 = x.shape[0], noise_scale**2, prior_scale**2
-    e_lik = -0.5 * n * np.log(2 * np.pi * sig2) - (np.sum((x - m) ** 2) + n * s**2) / (2 * sig2)
-    e_prior = -0.5 * np.log(2 * np.pi * s02) - ((m - prior_loc) ** 2 + s**2) / (2 * s02)
-    entropy = 0.5 * np.log(2 * np.pi * np.e * s**2)
-    pm, ps = float(post.loc), float(post.scale)
-    kl = np.log(ps / s) + (s**2 + (m - pm) ** 2) / (2 * ps**2) - 0.5
-    grid = np.linspace(min(pm - 5 * ps, m - 4 * s), max(pm + 5 * ps, m + 4 * s), 400)
-    return {
-        "elbo": float(e_lik + e_prior + entropy),
-        "log_evidence": float(log_ev),
-        "kl": float(kl),
-        "post_loc": pm,
-        "post_scale": ps,
-        "grid": grid,
-        "posterior": norm.pdf(grid, pm, ps),
-        "q": norm.pdf(grid, m, s),
-    }
-
-
-def elbo_readout(panel: dict) -> str:
-    """The text the ELBO widget shows for a panel from :func:`elbo_panel`."""
-    return (
-        f"ELBO = {panel['elbo']:.4f}, KL(q || posterior) = {panel['kl']:.4f}, "
-        f"ELBO + KL = {panel['elbo'] + panel['kl']:.4f} = log p(x) = {panel['log_evidence']:.4f}"
-    )
-
-
 def elbo_explorer(x, *, q_loc: float = 0.0, q_scale: float = 0.5) -> w.VBox:
     """Move a Gaussian ``q`` over the Normal-Normal posterior and watch ELBO and KL trade off.
 
     The readout shows that ``ELBO + KL`` stays equal to the log evidence however ``q`` moves;
     the ELBO touches it only when ``q`` is the exact posterior.
     """
-    loc_s = w.FloatSlider(value=q_loc, min=-3, max=3, step=0.01, description="q mean")
-    scale_s = w.FloatLogSlider(value=q_scale, base=10, min=-2, max=0.5, description="q sd")
+    loc_s = w.FloatSlider(
+        continuous_update=False, value=q_loc, min=-3, max=3, step=0.01, description="q mean"
+    )
+    scale_s = w.FloatLogSlider(
+        continuous_update=False, value=q_scale, base=10, min=-2, max=0.5, description="q sd"
+    )
     readout = w.HTML()
     readout.add_class("vibook-readout")
     out = w.Output()
 
     def redraw(*_):
-        from vibook.plots import plot_elbo_panel
 
         panel = elbo_panel(x, loc_s.value, scale_s.value)
         readout.value = elbo_readout(panel)

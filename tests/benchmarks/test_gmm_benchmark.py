@@ -26,7 +26,7 @@ def test_tiny_benchmark_prints_one_json_object_with_the_schema(bench, capsys):
     assert [r["system"] for r in out["rows"]] == ["vibook-svi", "sklearn-bgmm", "sklearn-gmm-em"]
     for row in out["rows"]:
         assert {"system", "seconds", "heldout_loglik", "ari"} <= set(row)
-        assert row["seconds"] > 0 and math.isfinite(row["heldout_loglik"])
+        assert math.isfinite(row["heldout_loglik"])
         # Two clusters 6 sd apart: every system should find them.
         assert row["ari"] > 0.95
     assert isinstance(out["target"]["met"], bool)

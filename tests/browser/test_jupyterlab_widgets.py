@@ -97,7 +97,7 @@ def _mixture_readout(controls: dict[str, str], x: list) -> list[Shown]:
     """Readout of ``vibook.widgets.mixture_explorer``: clusters kept and the largest weight."""
     import numpy as np
 
-    from vibook.widgets import mixture_occupancy
+    from vibook.panels import mixture_occupancy
 
     panel = mixture_occupancy(
         np.asarray(x),
@@ -114,7 +114,7 @@ def _elbo_readout(controls: dict[str, str], x: list) -> list[Shown]:
     """Readout of ``vibook.widgets.elbo_explorer``: ELBO, KL and the log evidence, exact."""
     import numpy as np
 
-    from vibook.widgets import elbo_panel
+    from vibook.panels import elbo_panel
 
     # "q mean" moves in steps of 0.01 and is shown to 2 decimals, so it is read exactly.
     # "q sd" is a log slider (shown to 3 digits): read it back on its grid of exponents.
@@ -129,7 +129,7 @@ def _elbo_readout(controls: dict[str, str], x: list) -> list[Shown]:
 
 def _bnn_prior_readout(controls: dict[str, str]) -> list[Shown]:
     """Readout of ``vibook.widgets.bnn_prior_explorer``: sd and mean |slope| of prior draws."""
-    from vibook.widgets import bnn_prior_panel
+    from vibook.panels import bnn_prior_panel
 
     panel = bnn_prior_panel(
         prior_scale=_log_value(controls["prior scale"], 0.05),

@@ -86,7 +86,7 @@ def test_minibatch_svi_recovers_truth_and_predicts_like_it(key):
         subsample_size=500,
         num_steps=1000,
         learning_rate=0.02,
-        num_samples=200,
+        num_draws=200,
     )
     w = fit.posterior.posterior["w"].mean(("chain", "draw")).values
     # The posterior sd of each weight is about 1/sqrt(n * 0.2) = 0.022 (Fisher information of
@@ -126,7 +126,7 @@ def test_normal_normal_minibatch_is_scaled_and_fits_the_exact_posterior(key):
         subsample_size=100,
         num_steps=1000,
         optimizer=numpyro.optim.Adam(exponential_decay(0.05, 500, 0.1)),
-        num_samples=2000,
+        num_draws=2000,
     )
     exact = normal_normal_posterior(x)
     mu = fit.posterior.posterior["mu"].values.ravel()

@@ -9,20 +9,18 @@ import pytest
 from numpyro.infer import init_to_value
 from numpyro.infer.autoguide import AutoNormal
 from numpyro.infer.util import log_density
-from scipy.stats import multivariate_normal
+from scipy.stats import multivariate_normal, norm
 
 from vibook import posterior_samples, run_svi
 from vibook.data import make_mixture
-from vibook.models.gmm import (
-    GaussianMixture,
-    gmm,
-    gmm_guide,
+from vibook.mixtures import (
     gmm_init_values,
     gmm_log_predictive,
     gmm_point_estimate,
     gmm_responsibilities,
     relabel_draws,
 )
+from vibook.models.gmm import GaussianMixture, gmm, gmm_guide
 
 
 def _trace(model, *args, **kwargs):
@@ -54,6 +52,17 @@ def test_mixture_log_prob_is_the_explicit_sum():
     draws = {"weights": w, "locs": locs, "scales": np.ones((3, 2)), "corr_chol": None}
     draws["corr_chol"] = np.linalg.cholesky(covs)  # unit scales: the factor is the covariance's
     np.testing.assert_allclose(gmm_log_predictive(x, draws), want, rtol=1e-5)
+    # Per cluster: log w_k + log N(x | mu_k, Sigma_k), as gmm_responsibilities uses it.
+    per = np.stack(
+        [np.log(w[k]) + multivariate_normal(locs[k], covs[k]).logpdf(x) for k in range(3)], -1
+    )
+    comp = GaussianMixture(w, locs, np.linalg.cholesky(covs)).component_log_probs(x)
+    np.testing.assert_allclose(comp, per, rtol=1e-5)
+    # 1-D: Normal clusters with standard deviations as scales.
+    x1, locs1, sd1 = rng.normal(size=9), np.array([-1.0, 0.0, 2.0]), np.array([0.5, 1.0, 2.0])
+    want1 = np.log(sum(w[k] * norm(locs1[k], sd1[k]).pdf(x1) for k in range(3)))
+    np.testing.assert_allclose(GaussianMixture(w, locs1, sd1).log_prob(x1), want1, rtol=1e-5)
+    assert GaussianMixture(w, locs1, sd1).sample(jax.random.key(0), (4,)).shape == (4,)
 
 
 def test_minibatch_log_likelihood_is_unbiased():
@@ -88,7 +97,7 @@ def fit2d(request):
         guide=guide,
         num_steps=800,
         learning_rate=0.02,
-        num_samples=200,
+        num_draws=200,
     )
     return d, fit
 
@@ -105,7 +114,6 @@ def test_svi_recovers_synthetic_truth_up_to_permutation(fit2d):
     np.testing.assert_allclose(est["weights"], d["weights"], atol=0.05)
     np.testing.assert_allclose(est["covariances"], d["covariances"], atol=0.25)
     r = gmm_responsibilities(d["x"], draws)
-    np.testing.assert_allclose(r.sum(1), 1.0, rtol=1e-5)
     # Clusters 5 sd apart: almost every point goes to its own cluster.
     assert np.mean(r.argmax(1) == d["labels"]) > 0.97
 
@@ -138,7 +146,7 @@ def test_1d_fit_has_ordered_means_near_truth():
         n_components=2,
         num_steps=1500,
         learning_rate=0.02,
-        num_samples=200,
+        num_draws=200,
     )
     locs = np.asarray(posterior_samples(fit)["locs"])
     assert np.all(np.diff(locs, axis=1) > 0)  # no label switching in any draw
@@ -149,7 +157,10 @@ def test_init_values_shapes_and_order():
     d = make_mixture(300, n_components=3, dim=1, seed=0)
     init = gmm_init_values(d["x"], 3)
     assert np.all(np.diff(init["locs"]) > 0)
-    np.testing.assert_allclose(init["weights"].sum(), 1.0)
+    # k-means finds the three clusters, so each weight is its cluster's share of the 300
+    # points, with one pseudo-count per cluster, in the order of the means
+    sizes = np.bincount(d["labels"])[np.argsort(d["locs"])]
+    np.testing.assert_allclose(init["weights"], (sizes + 1) / 303, rtol=1e-6)
     d = make_mixture(300, n_components=3, dim=2, seed=0)
     init = gmm_init_values(d["x"], 3)
     assert init["locs"].shape == (3, 2) and init["corr_chol"].shape == (3, 2, 2)

@@ -56,7 +56,7 @@ def nuts_fit():
         tau=TAU,
         mu_scale=MU_SCALE,
         num_warmup=500,
-        num_samples=1000,
+        num_draws=1000,
     )
 
 
@@ -121,7 +121,7 @@ def test_centred_and_noncentred_are_the_same_model():
 
 
 def test_noncentred_theta_is_deterministic_and_prior_predictive_runs(key):
-    fit = run_svi(key, eight_schools_noncentred, Y, sigma=SIGMA, num_steps=10, num_samples=5)
+    fit = run_svi(key, eight_schools_noncentred, Y, sigma=SIGMA, num_steps=10, num_draws=5)
     post = fit.posterior.posterior
     np.testing.assert_allclose(
         post["theta"].values, (post["mu"] + post["tau"] * post["eta"]).values, rtol=1e-5, atol=1e-5

@@ -1,18 +1,12 @@
-"""Models: plain NumPyro functions, one module per family.
+"""Models: plain NumPyro functions, their guides, distributions and exact answers.
 
-Observed data is the first argument (``None`` draws it from the prior predictive) and
-hyperparameters are keyword-only, as in NumPyro's own examples.
+One module per family. Observed data is the first argument (``None`` draws it from the prior
+predictive) and hyperparameters are keyword-only, as in NumPyro's own examples. Nothing here
+imports a runner: fitting and working with fits live in :mod:`vibook.infer`,
+:mod:`vibook.mixtures`, :mod:`vibook.topics` and :mod:`vibook.networks`.
 """
 
-from vibook.models.bnn import (
-    BNNFit,
-    bnn,
-    bnn_apply,
-    bnn_guide,
-    fit_bnn,
-    predict_proba,
-    predict_regression,
-)
+from vibook.models.bnn import LocalReparamELBO, bnn, bnn_apply, bnn_guide
 from vibook.models.conjugate import (
     beta_binomial,
     beta_binomial_log_evidence,
@@ -24,17 +18,7 @@ from vibook.models.conjugate import (
     normal_normal_posterior,
 )
 from vibook.models.glm import logistic_heldout_loglik, logistic_loglik, logistic_regression
-from vibook.models.gmm import (
-    GaussianMixture,
-    gmm,
-    gmm_covariances,
-    gmm_guide,
-    gmm_init_values,
-    gmm_log_predictive,
-    gmm_point_estimate,
-    gmm_responsibilities,
-    relabel_draws,
-)
+from vibook.models.gmm import GaussianMixture, gmm, gmm_guide
 from vibook.models.hierarchical import (
     EIGHT_SCHOOLS,
     eight_schools_centred,
@@ -42,48 +26,23 @@ from vibook.models.hierarchical import (
     hierarchical_normal,
     hierarchical_normal_posterior,
 )
-from vibook.models.lda import (
-    doc_topic_proportions,
-    fit_lda,
-    infer_doc_topics,
-    lda,
-    lda_guide,
-    perplexity,
-    top_words,
-    topic_recovery,
-    topic_word_distributions,
-)
+from vibook.models.lda import LogGamma, lda, lda_guide
 
 __all__ = [
-    "BNNFit",
+    "LocalReparamELBO",
     "bnn",
     "bnn_apply",
     "bnn_guide",
-    "fit_bnn",
-    "predict_proba",
-    "predict_regression",
     "beta_binomial",
     "beta_binomial_log_evidence",
     "beta_binomial_posterior",
     "coin_grid_posterior",
     "GaussianMixture",
     "gmm",
-    "gmm_covariances",
     "gmm_guide",
-    "gmm_init_values",
-    "gmm_log_predictive",
-    "gmm_point_estimate",
-    "gmm_responsibilities",
-    "relabel_draws",
-    "doc_topic_proportions",
-    "fit_lda",
-    "infer_doc_topics",
     "lda",
+    "LogGamma",
     "lda_guide",
-    "perplexity",
-    "top_words",
-    "topic_recovery",
-    "topic_word_distributions",
     "logistic_heldout_loglik",
     "logistic_loglik",
     "logistic_regression",

@@ -15,15 +15,12 @@ logistic and other regression models", Annals of Applied Statistics 2(4).
 
 from __future__ import annotations
 
-import warnings
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from jax.scipy.special import logsumexp
-from numpyro import handlers
 
 from vibook._checks import (
     check_array,
@@ -31,6 +28,8 @@ from vibook._checks import (
     check_subsample,
     is_tracer,
 )
+from vibook.fit import as_datatree, as_draws
+from vibook.models.minibatch import with_replacement
 
 __all__ = ["logistic_heldout_loglik", "logistic_loglik", "logistic_regression"]
 
@@ -44,25 +43,6 @@ def _check_xy(x, y):
             raise ValueError(f"y must have one label per row of x ({x.shape[0]}); got {yy.shape}")
         if yy.max() > 1:
             raise ValueError(f"y must hold labels 0 or 1; got maximum {yy.max()}")
-
-
-def _minibatch_rows(n: int, subsample_size: int | None):
-    """Rows of one minibatch, or None to let ``numpyro.plate`` choose them.
-
-    NumPyro's plate draws a minibatch without replacement by shuffling all ``n`` indices on
-    the CPU, a cost that grows with ``n`` at every step. Drawing ``subsample_size`` rows with
-    replacement costs O(subsample_size) and keeps the ``n / subsample_size`` scaling an
-    unbiased estimate of the full log-likelihood.
-    """
-    if subsample_size is None or subsample_size >= n:
-        return None
-    with warnings.catch_warnings():
-        # A bare call outside any seed handler has no key; the plate then picks the rows.
-        warnings.simplefilter("ignore")
-        key = numpyro.prng_key()
-    if key is None:
-        return None
-    return jax.random.randint(key, (subsample_size,), 0, n)
 
 
 def logistic_regression(
@@ -110,9 +90,7 @@ def logistic_regression(
     subsample_size = check_subsample(subsample_size, n)
     w = numpyro.sample("w", dist.Normal(0.0, prior_scale).expand([d]).to_event(1))
     b = numpyro.sample("b", dist.Normal(0.0, prior_scale))
-    rows = _minibatch_rows(n, subsample_size)
-    chosen = {} if rows is None else {"data": rows}
-    with handlers.substitute(data=chosen), numpyro.plate("data", n, subsample_size=subsample_size):
+    with with_replacement("data"), numpyro.plate("data", n, subsample_size=subsample_size):
         xb = numpyro.subsample(x, event_dim=1)
         yb = None if y is None else numpyro.subsample(y, event_dim=0)
         numpyro.sample("y", dist.Bernoulli(logits=xb @ w + b), obs=yb)
@@ -142,13 +120,9 @@ def logistic_heldout_loglik(posterior, x, y) -> float:
     float
         Nats per held-out point (<= 0; higher is better).
     """
-    from vibook.infer import posterior_samples
-
     _check_xy(x, y)
-    draws = posterior_samples(posterior)
-    if "w" not in draws or "b" not in draws:
-        raise ValueError(f"posterior must have draws of 'w' and 'b'; got {sorted(draws)}")
-    w, b = draws["w"], draws["b"]
+    draws = as_draws(as_datatree(posterior), required=("w", "b"))
+    w, b = jnp.asarray(draws["w"]), jnp.asarray(draws["b"])
     if w.shape[-1] != x.shape[1]:
         raise ValueError(f"x must have {w.shape[-1]} columns like the fitted w; got {x.shape[1]}")
     sign = 2.0 * jnp.asarray(y, dtype=w.dtype) - 1.0

@@ -1,4 +1,4 @@
-r"""Latent Dirichlet Allocation (LDA) fitted by stochastic variational inference.
+r"""Latent Dirichlet Allocation (LDA): the model, its distributions and its guide.
 
 A document is a bag of words drawn from a mixture of topics: each topic is a distribution over
 the vocabulary, each document has its own topic proportions (Blei, Ng and Jordan 2003). The
@@ -12,7 +12,7 @@ Two choices make the fit fast and stable:
   model is exactly LDA, and every density is evaluated in log space, where a topic's many
   near-zero word probabilities cannot underflow. A mean-field Normal guide on these log-Gamma
   variables makes each topic and each document's proportions logistic-normal.
-* Counts are kept as padded sparse rows (:class:`vibook.data.Corpus`): per document, its
+* Counts are kept as padded sparse rows (:class:`vibook.corpora.Corpus`): per document, its
   distinct words and their counts. The likelihood gathers only those columns of ``beta``,
   never a dense (n_docs, n_vocab) matrix, and ``subsample_size`` fits on minibatches of
   documents with the likelihood scaled up to the whole corpus (Hoffman et al. 2013).
@@ -23,6 +23,9 @@ Blei, Ng and Jordan (2003), "Latent Dirichlet allocation", *JMLR* 3, 993-1022.
 Hoffman, Blei and Bach (2010), "Online learning for latent Dirichlet allocation", *NeurIPS*.
 Hoffman, Blei, Wang and Paisley (2013), "Stochastic variational inference", *JMLR* 14.
 Srivastava and Sutton (2017), "Autoencoding variational inference for topic models", *ICLR*.
+
+Fitting, held-out inference and scores (``fit_lda``, ``perplexity``, ``topic_recovery``, ...)
+live in :mod:`vibook.topics`.
 """
 
 from __future__ import annotations
@@ -37,26 +40,20 @@ from numpyro.distributions import constraints
 
 from vibook._checks import (
     check_array,
-    check_key,
     check_positive,
     check_positive_int,
-    check_seed,
     check_subsample,
     is_tracer,
 )
 
 __all__ = [
     "LogGamma",
-    "doc_topic_proportions",
-    "fit_lda",
-    "infer_doc_topics",
+    "check_corpus",
+    "check_sizes",
+    "doc_concentrations",
     "lda",
     "lda_guide",
-    "perplexity",
-    "seed_topics",
-    "top_words",
-    "topic_recovery",
-    "topic_word_distributions",
+    "lda_priors",
 ]
 
 
@@ -116,7 +113,7 @@ class _SparseMultinomial(dist.Distribution):
         return log_norm + jnp.sum(jnp.where(value > 0, value * self.log_probs, 0.0), -1)
 
 
-def _check_corpus(counts, word_ids, n_vocab):
+def check_corpus(counts, word_ids, n_vocab):
     """Validate padded sparse counts and word ids; return them as NumPy int32 arrays."""
     counts = check_array(counts, "counts", ndim=2, integer=True, nonnegative=True)
     word_ids = check_array(word_ids, "word_ids", ndim=2, integer=True, nonnegative=True)
@@ -137,7 +134,8 @@ def _check_corpus(counts, word_ids, n_vocab):
     return counts.astype(np.int32), word_ids.astype(np.int32)
 
 
-def _check_sizes(n_topics, n_vocab):
+def check_sizes(n_topics, n_vocab):
+    """Check the number of topics and the vocabulary size (both integers >= 1)."""
     n_topics = check_positive_int(n_topics, "n_topics")
     if isinstance(n_vocab, int) and not isinstance(n_vocab, bool) and n_vocab == 0:
         raise ValueError("n_vocab must be >= 1: the vocabulary is empty")
@@ -148,13 +146,14 @@ def _check_sizes(n_topics, n_vocab):
 def _check_observed(counts, word_ids, n_vocab):
     """Observed padded counts and word ids, checked unless traced."""
     if word_ids is None:
-        raise ValueError("word_ids is required with counts (see vibook.data.Corpus)")
+        raise ValueError("word_ids is required with counts (see vibook.corpora.Corpus)")
     if not (is_tracer(counts) or is_tracer(word_ids)):
-        counts, word_ids = _check_corpus(counts, word_ids, n_vocab)
+        counts, word_ids = check_corpus(counts, word_ids, n_vocab)
     return counts, word_ids
 
 
-def _priors(n_topics, doc_topic_prior, topic_word_prior):
+def lda_priors(n_topics, doc_topic_prior, topic_word_prior):
+    """The Dirichlet concentrations ``(alpha, eta)``, ``1 / n_topics`` where not given."""
     alpha = 1.0 / n_topics if doc_topic_prior is None else doc_topic_prior
     eta = 1.0 / n_topics if topic_word_prior is None else topic_word_prior
     if not is_tracer(alpha):
@@ -192,7 +191,7 @@ def lda(
     Parameters
     ----------
     counts : array of shape (n_docs, n_slots), optional
-        Padded sparse counts (:class:`vibook.data.Corpus`): ``counts[d, j]`` copies of word
+        Padded sparse counts (:class:`vibook.corpora.Corpus`): ``counts[d, j]`` copies of word
         ``word_ids[d, j]``, zero in padding slots. ``None`` draws whole documents from the
         prior predictive, as dense counts of shape (n_docs, n_vocab).
     word_ids : array of shape (n_docs, n_slots)
@@ -208,8 +207,8 @@ def lda(
     subsample_size : int, optional
         Documents per minibatch; the likelihood is scaled by ``n_docs / subsample_size``.
     """
-    n_topics, n_vocab = _check_sizes(n_topics, n_vocab)
-    alpha, eta = _priors(n_topics, doc_topic_prior, topic_word_prior)
+    n_topics, n_vocab = check_sizes(n_topics, n_vocab)
+    alpha, eta = lda_priors(n_topics, doc_topic_prior, topic_word_prior)
     if counts is None:
         if doc_lengths is None:
             raise ValueError("give doc_lengths to draw documents when counts is None")
@@ -246,7 +245,7 @@ def lda(
 
 
 @jax.jit
-def _doc_concentrations(counts, word_ids, log_topics, alpha, n_iter):
+def doc_concentrations(counts, word_ids, log_topics, alpha, n_iter):
     """Dirichlet parameters of documents' proportions by the LDA E-step, topics held fixed."""
     beta_at_words = jnp.exp(log_topics).T[word_ids]  # (docs, slots, K)
     counts = counts.astype(beta_at_words.dtype)
@@ -307,8 +306,8 @@ def lda_guide(
     """
     if counts is None:
         raise ValueError("lda_guide needs the observed counts (it fits the posterior of data)")
-    n_topics, n_vocab = _check_sizes(n_topics, n_vocab)
-    alpha, _ = _priors(n_topics, doc_topic_prior, topic_word_prior)
+    n_topics, n_vocab = check_sizes(n_topics, n_vocab)
+    alpha, _ = lda_priors(n_topics, doc_topic_prior, topic_word_prior)
     counts, word_ids = _check_observed(counts, word_ids, n_vocab)
     n_docs = jnp.shape(counts)[0]
     subsample_size = check_subsample(subsample_size, n_docs)
@@ -330,382 +329,7 @@ def lda_guide(
     numpyro.sample("topic_logits", dist.Normal(topic_loc, topic_scale).to_event(2))
     log_topics = jax.lax.stop_gradient(jax.nn.log_softmax(topic_loc, axis=-1))
     with numpyro.plate("doc", n_docs, subsample_size=subsample_size) as idx:
-        gamma = _doc_concentrations(
+        gamma = doc_concentrations(
             jnp.asarray(counts)[idx], jnp.asarray(word_ids)[idx], log_topics, alpha, local_steps
         )
         numpyro.sample("doc_logits", LogGamma(jax.lax.stop_gradient(gamma)).to_event(1))
-
-
-def seed_topics(counts, word_ids, *, n_topics: int, n_vocab: int, seed: int = 0, sample=4000):
-    """Starting topics from the data: k-means++ seeding of documents, then one k-means step.
-
-    Documents are compared by the cosine of their count vectors. The first seed is a random
-    document, each next one is drawn with probability proportional to its squared distance
-    (one minus the cosine) to the nearest seed so far (Arthur and Vassilvitskii 2007), which
-    spreads the seeds over distinct themes. Every sampled document then joins its nearest
-    seed, and a topic starts as the smoothed word frequencies of its group. Starting there
-    instead of at random topics spares SVI the slow escape from merged or split topics.
-
-    Parameters
-    ----------
-    counts, word_ids : array of shape (n_docs, n_slots)
-        Padded sparse counts.
-    n_topics, n_vocab : int
-        Number of topics and vocabulary size.
-    seed : int
-        Seed of the NumPy generator that picks the documents.
-    sample : int
-        At most this many randomly chosen documents are used.
-
-    Returns
-    -------
-    ndarray of shape (n_topics, n_vocab)
-        Rows are probability vectors with no zero entry.
-    """
-    from scipy import sparse
-
-    n_topics, n_vocab = _check_sizes(n_topics, n_vocab)
-    counts, word_ids = _check_corpus(counts, word_ids, n_vocab)
-    sample = check_positive_int(sample, "sample")
-    rng = np.random.default_rng(check_seed(seed))
-    n_docs = counts.shape[0]
-    rows = rng.choice(n_docs, size=min(sample, n_docs), replace=False)
-    c, w = counts[rows], word_ids[rows]
-    r = np.repeat(np.arange(len(rows)), c.shape[1])
-    x = sparse.csr_matrix((c.ravel().astype(float), (r, w.ravel())), shape=(len(rows), n_vocab))
-    x.sum_duplicates()
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(1)).ravel())
-    xn = sparse.diags(1.0 / norms) @ x
-    chosen = [int(rng.integers(len(rows)))]
-    best = np.asarray((xn @ xn[chosen[0]].T).todense()).ravel()
-    for _ in range(1, n_topics):
-        weights = np.maximum(1.0 - best, 0.0) ** 2
-        total = weights.sum()
-        nxt = (
-            int(rng.choice(len(rows), p=weights / total))
-            if total > 0
-            else int(rng.integers(len(rows)))
-        )
-        chosen.append(nxt)
-        best = np.maximum(best, np.asarray((xn @ xn[nxt].T).todense()).ravel())
-    sims = np.asarray((xn @ xn[chosen].T).todense())  # (sample, n_topics)
-    group = sims.argmax(1)
-    topics = np.zeros((n_topics, n_vocab))
-    for k in range(n_topics):
-        topics[k] = np.asarray(x[group == k].sum(0)).ravel()
-    topics += 1.0 / n_topics  # the Dirichlet prior's pseudo-count keeps every word possible
-    return topics / topics.sum(1, keepdims=True)
-
-
-def fit_lda(
-    rng_key,
-    counts,
-    word_ids,
-    *,
-    n_topics: int,
-    n_vocab: int,
-    num_steps: int = 1000,
-    subsample_size: int | None = None,
-    learning_rate: float = 0.05,
-    doc_topic_prior: float | None = None,
-    topic_word_prior: float | None = None,
-    init_scale: float = 0.1,
-    local_steps: int = 20,
-    init: str = "kmeans++",
-    num_samples: int = 10,
-    init_state=None,
-    progress_bar: bool | None = None,
-):
-    """Fit :func:`lda` with :func:`lda_guide` by SVI (:func:`vibook.run_svi`, Adam).
-
-    A thin call of ``run_svi`` with LDA's guide and settings that work on the corpora in
-    :mod:`vibook.data`: one-particle ELBO, Adam, and few posterior draws (a draw of the topics
-    is a (n_topics, n_vocab) array). Read the fit with :func:`topic_word_distributions` and
-    :func:`doc_topic_proportions`.
-
-    Parameters
-    ----------
-    rng_key : jax.random key
-        Drives the initial topics, the minibatches and the Monte Carlo ELBO.
-    counts, word_ids : array of shape (n_docs, n_slots)
-        Padded sparse counts and their word ids (``corpus.counts``, ``corpus.word_ids``).
-    n_topics, n_vocab : int
-        Number of topics and vocabulary size.
-    num_steps : int
-        SVI steps. Each visits ``subsample_size`` documents (all of them by default).
-    subsample_size : int, optional
-        Documents per minibatch.
-    learning_rate : float
-        Adam step size.
-    doc_topic_prior, topic_word_prior : float, optional
-        Dirichlet concentrations ``alpha`` and ``eta`` (``1 / n_topics`` by default).
-    init_scale : float
-        Initial sd of the Normals of the topics in the guide.
-    local_steps : int
-        E-step iterations that set each document's Dirichlet in the guide.
-    init : {"kmeans++", "random"}
-        Start the topics from :func:`seed_topics` (the seed is drawn from ``rng_key``), or at
-        random.
-    num_samples : int
-        Posterior draws kept in ``fit.posterior``; with ``subsample_size`` the draws of
-        ``doc_logits`` cover one random minibatch of documents.
-    init_state : SVIState, optional
-        ``fit.state`` of an earlier fit on the same corpus with the same settings: the run
-        continues from it.
-    progress_bar : bool, optional
-        As in :func:`vibook.run_svi`.
-
-    Returns
-    -------
-    vibook.SVIFit
-    """
-    from vibook.infer import run_svi
-
-    rng_key = check_key(rng_key)
-    n_topics, n_vocab = _check_sizes(n_topics, n_vocab)
-    counts, word_ids = _check_corpus(counts, word_ids, n_vocab)
-    init_scale = check_positive(init_scale, "init_scale")
-    subsample_size = check_subsample(subsample_size, counts.shape[0])
-
-    local_steps = check_positive_int(local_steps, "local_steps")
-    if init not in ("kmeans++", "random"):
-        raise ValueError(f"init must be 'kmeans++' or 'random'; got {init!r}")
-    init_topics = None
-    if init == "kmeans++" and init_state is None:
-        seed = int(jax.random.randint(rng_key, (), 0, 2**31 - 1))
-        init_topics = seed_topics(counts, word_ids, n_topics=n_topics, n_vocab=n_vocab, seed=seed)
-
-    def guide(*args, **kwargs):
-        return lda_guide(
-            *args,
-            init_scale=init_scale,
-            local_steps=local_steps,
-            init_topics=init_topics,
-            **kwargs,
-        )
-
-    return run_svi(
-        rng_key,
-        lda,
-        jnp.asarray(counts),
-        guide=guide,
-        word_ids=jnp.asarray(word_ids),
-        n_topics=n_topics,
-        n_vocab=n_vocab,
-        doc_topic_prior=doc_topic_prior,
-        topic_word_prior=topic_word_prior,
-        subsample_size=subsample_size,
-        num_steps=num_steps,
-        learning_rate=learning_rate,
-        num_samples=num_samples,
-        init_state=init_state,
-        progress_bar=progress_bar,
-    )
-
-
-def _params(fit):
-    params = getattr(fit, "params", fit)
-    if not isinstance(params, dict) or "topic_loc" not in params:
-        raise TypeError(
-            "expected a fit of lda with lda_guide (an SVIFit or its params dict); "
-            f"got {type(fit).__name__}"
-        )
-    return params
-
-
-def topic_word_distributions(fit) -> np.ndarray:
-    """Each topic's distribution over words, at the guide's median: ``softmax(topic_loc)``.
-
-    Parameters
-    ----------
-    fit : SVIFit or dict
-        A fit of :func:`lda` with :func:`lda_guide`, or its ``params``.
-
-    Returns
-    -------
-    ndarray of shape (n_topics, n_vocab)
-        Rows sum to one.
-    """
-    return np.asarray(jax.nn.softmax(_params(fit)["topic_loc"], axis=-1), dtype=np.float64)
-
-
-def doc_topic_proportions(
-    fit, counts, word_ids, *, doc_topic_prior: float | None = None, local_steps: int = 50
-) -> np.ndarray:
-    """Each document's topic proportions: the mean of its Dirichlet in :func:`lda_guide`.
-
-    Parameters
-    ----------
-    fit : SVIFit or dict
-        A fit of :func:`lda` with :func:`lda_guide`, or its ``params``.
-    counts, word_ids : array of shape (n_docs, n_slots)
-        The documents (those of the fit, or new ones).
-    doc_topic_prior : float, optional
-        ``alpha`` of the fit; ``1 / n_topics`` by default.
-    local_steps : int
-        E-step iterations.
-
-    Returns
-    -------
-    ndarray of shape (n_docs, n_topics)
-        Rows sum to one.
-    """
-    log_topics = jax.nn.log_softmax(_params(fit)["topic_loc"], axis=-1)
-    counts, word_ids = _check_corpus(counts, word_ids, log_topics.shape[1])
-    alpha, _ = _priors(log_topics.shape[0], doc_topic_prior, None)
-    local_steps = check_positive_int(local_steps, "local_steps")
-    gamma = _doc_concentrations(
-        jnp.asarray(counts), jnp.asarray(word_ids), log_topics, alpha, local_steps
-    )
-    gamma = np.asarray(gamma, dtype=np.float64)
-    return gamma / gamma.sum(axis=1, keepdims=True)
-
-
-def top_words(topics, vocab, n: int = 10) -> list[list[str]]:
-    """The ``n`` most probable words of each topic, most probable first.
-
-    Parameters
-    ----------
-    topics : array of shape (n_topics, n_vocab)
-        Topic-word weights (probabilities or any increasing function of them).
-    vocab : sequence of str
-        The words, by index.
-    n : int
-        Words per topic.
-    """
-    topics = check_array(topics, "topics", ndim=2)
-    n = check_positive_int(n, "n")
-    if len(vocab) != topics.shape[1]:
-        raise ValueError(f"vocab must have {topics.shape[1]} words; got {len(vocab)}")
-    order = np.argsort(-topics, axis=1, kind="stable")[:, :n]
-    return [[vocab[i] for i in row] for row in order]
-
-
-@jax.jit
-def _fit_doc_topics(counts, word_ids, topics, alpha, n_iter):
-    beta_at_words = topics.T[word_ids]  # (docs, slots, K)
-    theta0 = jnp.full((counts.shape[0], topics.shape[0]), 1.0 / topics.shape[0])
-
-    def step(_, theta):
-        probs = jnp.einsum("djk,dk->dj", beta_at_words, theta)
-        resp = counts[..., None] * beta_at_words * theta[:, None, :] / probs[..., None]
-        weights = alpha + resp.sum(axis=1)
-        return weights / weights.sum(axis=1, keepdims=True)
-
-    return jax.lax.fori_loop(0, n_iter, step, theta0)
-
-
-def infer_doc_topics(
-    counts, word_ids, topics, *, doc_topic_prior: float | None = None, n_iter: int = 100
-) -> np.ndarray:
-    """Topic proportions of (new) documents with the topics held fixed.
-
-    Runs the mean-field fixed point for one document's proportions (the E-step of Blei et
-    al. 2003, with expectations replaced by the given topic probabilities): each word's
-    responsibility over topics, summed with the prior pseudo-count ``alpha``, normalised.
-
-    Parameters
-    ----------
-    counts, word_ids : array of shape (n_docs, n_slots)
-        Padded sparse counts of the documents.
-    topics : array of shape (n_topics, n_vocab)
-        Topic-word probabilities.
-    doc_topic_prior : float, optional
-        ``alpha``; ``1 / n_topics`` by default.
-    n_iter : int
-        Fixed-point iterations.
-
-    Returns
-    -------
-    ndarray of shape (n_docs, n_topics)
-    """
-    topics = check_array(topics, "topics", ndim=2, nonnegative=True)
-    counts, word_ids = _check_corpus(counts, word_ids, topics.shape[1])
-    alpha, _ = _priors(topics.shape[0], doc_topic_prior, None)
-    n_iter = check_positive_int(n_iter, "n_iter")
-    topics = np.maximum(topics, np.finfo(np.float32).tiny)
-    theta = _fit_doc_topics(
-        jnp.asarray(counts, jnp.float32),
-        jnp.asarray(word_ids),
-        jnp.asarray(topics, jnp.float32),
-        alpha,
-        n_iter,
-    )
-    return np.asarray(theta, dtype=np.float64)
-
-
-def perplexity(counts, word_ids, topics, doc_topics=None, **kwargs) -> float:
-    r"""Per-word perplexity of documents under given topics, ``exp(-log p(words) / N)``.
-
-    Lower is better; a model that knew nothing would score the vocabulary size. With
-    ``doc_topics`` missing (held-out documents) the proportions are first fitted to each
-    document by :func:`infer_doc_topics` with the topics fixed, as scikit-learn's
-    ``LatentDirichletAllocation.perplexity`` does, so it measures how well the topics can
-    explain new text.
-
-    .. math::
-        \mathrm{perplexity} = \exp\Big(-\frac{\sum_{d,w} n_{dw}
-        \log \sum_k \theta_{dk}\beta_{kw}}{\sum_{d,w} n_{dw}}\Big)
-
-    Parameters
-    ----------
-    counts, word_ids : array of shape (n_docs, n_slots)
-        Padded sparse counts.
-    topics : array of shape (n_topics, n_vocab)
-        Topic-word probabilities.
-    doc_topics : array of shape (n_docs, n_topics), optional
-        Topic proportions of the documents.
-    **kwargs
-        Passed to :func:`infer_doc_topics` when ``doc_topics`` is None.
-    """
-    topics = check_array(topics, "topics", ndim=2, nonnegative=True)
-    counts, word_ids = _check_corpus(counts, word_ids, topics.shape[1])
-    if doc_topics is None:
-        doc_topics = infer_doc_topics(counts, word_ids, topics, **kwargs)
-    doc_topics = check_array(doc_topics, "doc_topics", ndim=2, nonnegative=True)
-    if doc_topics.shape != (counts.shape[0], topics.shape[0]):
-        raise ValueError(
-            f"doc_topics must have shape {(counts.shape[0], topics.shape[0])}; "
-            f"got {doc_topics.shape}"
-        )
-    probs = np.einsum("djk,dk->dj", topics.T[word_ids], doc_topics)
-    mask = counts > 0
-    log_lik = np.sum(counts[mask] * np.log(np.maximum(probs[mask], 1e-300)))
-    return float(np.exp(-log_lik / counts.sum()))
-
-
-def topic_recovery(true_topics, topics, *, return_matching: bool = False):
-    """Mean cosine similarity between true and estimated topics after the best matching.
-
-    Topics come out in an arbitrary order (label switching), so each true topic is paired
-    with one estimated topic by the assignment that maximises the total cosine similarity
-    (Hungarian algorithm); 1 means every topic was found exactly.
-
-    Parameters
-    ----------
-    true_topics : array of shape (n_topics, n_vocab)
-        The known topics.
-    topics : array of shape (n_estimated, n_vocab)
-        Estimated topics, ``n_estimated >= n_topics``.
-    return_matching : bool
-        Also return, for each true topic, the index of its estimated topic.
-
-    Returns
-    -------
-    float, or (float, ndarray of shape (n_topics,))
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    a = check_array(true_topics, "true_topics", ndim=2)
-    b = check_array(topics, "topics", ndim=2)
-    if a.shape[1] != b.shape[1] or b.shape[0] < a.shape[0]:
-        raise ValueError(
-            f"topics must have shape (>= {a.shape[0]}, {a.shape[1]}) to match true_topics; "
-            f"got {b.shape}"
-        )
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    cos = a @ b.T
-    rows, cols = linear_sum_assignment(-cos)
-    score = float(cos[rows, cols].mean())
-    return (score, cols) if return_matching else score

@@ -1,0 +1,30 @@
+"""Inference runners, one per module, over NumPyro.
+
+- :mod:`vibook.infer.svi`: :func:`run_svi`, stochastic variational inference;
+  :mod:`vibook.infer.staged` tells how it runs a fit as one compiled program.
+- :mod:`vibook.infer.psis`: PSIS k-hat, how far to trust a variational fit.
+- :mod:`vibook.infer.nuts`: :func:`run_nuts`, the No-U-Turn Sampler.
+- :mod:`vibook.infer.predictive`: :func:`posterior_samples` and :func:`predictive`.
+
+Every runner takes an explicit random key (no global seed) and hands its posterior draws back
+as an ArviZ 1.x ``xarray.DataTree`` with ``chain`` and ``draw`` dimensions (an SVI fit has one
+chain) holding NumPy arrays, so every ArviZ function works on them directly.
+"""
+
+from vibook.fit import SVIDivergenceError, SVIFit
+from vibook.infer.nuts import run_nuts
+from vibook.infer.predictive import posterior_samples, predictive
+from vibook.infer.psis import PSISResult, psis_diagnostic, psis_khat
+from vibook.infer.svi import run_svi
+
+__all__ = [
+    "PSISResult",
+    "SVIDivergenceError",
+    "SVIFit",
+    "posterior_samples",
+    "predictive",
+    "psis_diagnostic",
+    "psis_khat",
+    "run_nuts",
+    "run_svi",
+]

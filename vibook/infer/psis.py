@@ -1,0 +1,176 @@
+"""Pareto-smoothed importance sampling of a variational fit: how far to trust the guide.
+
+Draw ``z_s`` from the fitted guide ``q`` and compute the importance ratios
+``r_s = p(x, z_s) / q(z_s)``. If ``q`` were the posterior they would all be equal; the heavier
+their right tail, the more mass the posterior has where ``q`` has little. The tail's Pareto
+shape ``k`` (fitted with ArviZ's Pareto smoothing, Vehtari et al. 2024) says how far to trust
+``q``: below 0.5 good, 0.5-0.7 usable, above 0.7 not (Yao et al. 2018).
+
+:func:`log_ratios` is traceable, so :func:`vibook.run_svi` computes the ratios inside its
+compiled fit and stores k-hat on the record; :func:`psis_diagnostic` computes them on request
+for a finished fit, with the smoothed weights.
+
+References
+----------
+Yao, Vehtari, Simpson and Gelman (2018), "Yes, but did it work?: Evaluating variational
+inference", ICML.
+Vehtari, Simpson, Gelman, Yao and Gabry (2024), "Pareto smoothed importance sampling",
+JMLR 25(72).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+import numpyro
+from arviz_stats.base import array_stats
+from numpyro.infer.util import log_density
+
+from vibook._checks import check_key, check_positive_int
+from vibook.fit import SVIFit, khat_reading
+
+__all__ = ["PSISResult", "full_data", "log_ratios", "psis_diagnostic", "psis_khat", "smooth"]
+
+# Draws evaluated at once: bounds the memory of the model's log density over many draws.
+_BATCH = 50
+
+
+def full_data(model_kwargs: dict) -> dict:
+    """``model_kwargs`` without minibatching, so the model sees all of its data."""
+    if model_kwargs.get("subsample_size") is not None:
+        return {**model_kwargs, "subsample_size": None}
+    return model_kwargs
+
+
+def log_ratios(rng_key, model, guide, params, model_args, model_kwargs, num_draws: int):
+    """``log p(x, z_s) - log q(z_s)`` for ``num_draws`` draws ``z_s ~ q``, and the draws.
+
+    Traceable. The model is evaluated on all its data, also for a fit on minibatches, so
+    that the ratios are exact. The draws use keys ``jax.random.split(rng_key, num_draws)``.
+
+    Returns
+    -------
+    log_ratios : array of shape (num_draws,)
+    latent : dict of str to array of shape (num_draws, ...)
+        The model's latent variables at each draw.
+    """
+    model_kwargs = full_data(model_kwargs)
+
+    def one(key):
+        seeded = numpyro.handlers.seed(guide, key)
+        log_q, guide_trace = log_density(seeded, model_args, model_kwargs, params)
+        replayed = numpyro.handlers.replay(model, guide_trace)
+        log_p, model_trace = log_density(replayed, model_args, model_kwargs, params)
+        latent = {
+            name: site["value"]
+            for name, site in model_trace.items()
+            if site["type"] == "sample" and not site["is_observed"]
+        }
+        return log_p - log_q, latent
+
+    keys = jax.random.split(rng_key, num_draws)
+    return jax.lax.map(one, keys, batch_size=min(_BATCH, num_draws))
+
+
+def smooth(log_ratios, latent=None) -> tuple[float, np.ndarray]:
+    """Pareto-smooth the log importance ratios: k-hat and the normalised log weights.
+
+    Equal ratios (up to float32 rounding) mean importance sampling is exact (``q`` is the
+    posterior; k-hat is -inf), unless ``q`` is a point mass with nothing to weigh (NaN); any
+    NaN or infinite ratio gives k-hat +inf.
+    """
+    log_ratios = np.asarray(log_ratios, dtype=np.float64)
+    n = log_ratios.shape[0]
+    flat = np.full_like(log_ratios, -np.log(n))
+    if not np.all(np.isfinite(log_ratios)):
+        return np.inf, flat
+    if np.ptp(log_ratios) < 1e-3:
+        moves = any(np.ptp(np.asarray(v), axis=0).max() > 0 for v in (latent or {}).values())
+        return (-np.inf if moves else np.nan), flat
+    # arviz_stats smooths log weights given as a negative log-likelihood.
+    log_weights, khat = array_stats.psislw(-log_ratios)
+    return float(khat), np.asarray(log_weights)
+
+
+@dataclass(frozen=True)
+class PSISResult:
+    """Pareto-smoothed importance sampling of a variational fit, from :func:`psis_diagnostic`.
+
+    Attributes
+    ----------
+    khat : float
+        Estimated Pareto shape of the importance ratios' right tail.
+    reading : str
+        :func:`vibook.fit.khat_reading` of ``khat``.
+    log_ratios : ndarray of shape (num_draws,)
+        ``log p(x, z_s) - log q(z_s)`` for the draws ``z_s ~ q``.
+    log_weights : ndarray of shape (num_draws,)
+        Pareto-smoothed, normalised log importance weights (they log-sum-exp to 0).
+    draws : dict of str to ndarray
+        The guide's draws of the model's latent variables, each of shape (num_draws, ...).
+    """
+
+    khat: float
+    reading: str
+    log_ratios: np.ndarray
+    log_weights: np.ndarray
+    draws: dict
+
+    def weighted_mean(self, name: str) -> np.ndarray:
+        """Importance-weighted posterior mean of one latent variable."""
+        if name not in self.draws:
+            raise ValueError(f"name must be a latent variable {sorted(self.draws)}; got {name!r}")
+        w = np.exp(self.log_weights - np.max(self.log_weights))
+        return np.tensordot(w / w.sum(), self.draws[name], axes=1)
+
+
+def psis_diagnostic(fit, *, rng_key=None, num_draws: int = 1000) -> PSISResult:
+    """PSIS of a finished SVI fit: k-hat, the smoothed weights and corrected posterior means.
+
+    With ``k < 0.7`` the smoothed weights also correct posterior expectations
+    (:meth:`PSISResult.weighted_mean`). With the default key and number of draws this gives
+    the ``fit.khat`` that :func:`vibook.run_svi` stored.
+
+    Parameters
+    ----------
+    fit : SVIFit
+        A :func:`vibook.run_svi` result.
+    rng_key : jax.random key, optional
+        Drives the draws; ``jax.random.key(0)`` by default.
+    num_draws : int
+        Number of draws from the guide (at least 100; the tail fit uses about
+        ``3 sqrt(num_draws)`` of them).
+
+    Returns
+    -------
+    PSISResult
+    """
+    if not isinstance(fit, SVIFit):
+        raise TypeError(f"fit must be an SVIFit (a run_svi result); got {type(fit).__name__}")
+    rng_key = jax.random.key(0) if rng_key is None else check_key(rng_key)
+    num_draws = check_positive_int(num_draws, "num_draws", minimum=100)
+    guide = fit.guide
+
+    @jax.jit
+    def ratios_of(key):  # the data and parameters are constants of the program
+        return log_ratios(
+            key, fit.model, guide, fit.params, fit.model_args, fit.model_kwargs, num_draws
+        )
+
+    ratios, latent = ratios_of(rng_key)
+    latent = {k: np.asarray(v) for k, v in latent.items()}
+    khat, log_weights = smooth(ratios, latent)
+    return PSISResult(
+        khat=float(khat),
+        reading=khat_reading(khat),
+        log_ratios=np.asarray(ratios, dtype=np.float64),
+        log_weights=log_weights,
+        draws=latent,
+    )
+
+
+def psis_khat(fit, *, rng_key=None, num_draws: int = 1000) -> float:
+    """PSIS k-hat of an SVI fit (Yao et al. 2018): < 0.5 good, 0.5-0.7 usable, > 0.7 not."""
+    return psis_diagnostic(fit, rng_key=rng_key, num_draws=num_draws).khat
