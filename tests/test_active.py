@@ -120,6 +120,12 @@ def test_labels_to_reach():
     assert labels_to_reach(n, acc, 0.95) == 30.0
     assert labels_to_reach(n, acc, 0.97) == 50.0
     assert labels_to_reach(n, acc, 0.99) == math.inf
+    with pytest.raises(ValueError, match="n_labels must hold whole numbers"):
+        labels_to_reach(n + 0.5, acc)
+    with pytest.raises(ValueError, match=r"accuracy must hold fractions in \[0, 1\]"):
+        labels_to_reach(n, acc * 2)
+    with pytest.raises(ValueError, match=r"target must be an accuracy in \(0, 1\]"):
+        labels_to_reach(n, acc, 95)
 
 
 def _blobs(seed, n_per_class, separation=6.0):
@@ -229,3 +235,7 @@ def test_loop_bad_input(key):
         run_active_learning(key, x, y, x, y, batch_size=10, n_rounds=3)
     with pytest.raises(ValueError, match="same length"):
         run_active_learning(key, x, y[:-1], x, y)
+    with pytest.raises(ValueError, match=r"2 for hidden=\(\); got 3 values"):
+        run_active_learning(key, x, y, x, y, hidden=(), prior_scale=(1.0, 2.0, 3.0))
+    with pytest.raises(TypeError, match="hidden must be a sequence"):
+        run_active_learning(key, x, y, x, y, hidden=None)

@@ -8,7 +8,8 @@ test per (function, argument, malformation), named like
 ``test_malformed_input[vibook.metrics.nll-probs-NaN]``.
 
 The rule: the call raises ``ValueError``/``TypeError`` whose message names the argument (for
-a ``path`` argument, ``FileNotFoundError``/``FileExistsError`` naming it is clear too). A raw
+a ``path`` argument, ``FileNotFoundError``/``FileExistsError`` naming it is clear too; for a
+wrong shape or length, naming an argument it must match is clear too). A raw
 JAX error, any other exception, an error that does not name the argument, and a call that
 accepts the input break the rule, unless that exact (function, argument, malformation) is
 listed in ``VALID_MALFORMED`` with the reason it is valid input; even then the result must
@@ -87,8 +88,8 @@ def _array(arg, v):
             out.append(("negative", lambda v: _put(v, -3)))
         if kind in ("counts", "labels"):
             out.append(("fractional", lambda v: _put(v, 1.5)))
-        if kind == "labels":
-            n = int(arg.info.get("n", int(v.max()) + 1))
+        if kind == "labels" and "n" in arg.info:  # without a class count, any label is one
+            n = int(arg.info["n"])
             out.append(("out_of_range", lambda v: _put(v, n)))
         if kind == "probs":
             out += [("above_1", lambda v: _put(v, 1.5)), ("below_0", lambda v: _put(v, -0.25))]
@@ -296,13 +297,27 @@ def malformations(arg):
 
 
 # ------------------------------------------------------------------ the rule
+# A value of the wrong shape or length may be refused for not matching another argument.
+SHAPE_LABELS = {"leading_axis", "trailing_axis", "scalar", "flattened", "one_fewer"}
+
+
 def _names(message: str, name: str) -> bool:
     return re.search(rf"(?<![\w.]){re.escape(name)}(?![\w(])", message) is not None
 
 
-def _judge(case, index, value):
+def _partners(case, index) -> set[str]:
+    """Arguments whose shape must match ``case.args[index]``: a mismatch may name them."""
+    arg = case.args[index]
+    out = set(arg.info.get("partners", ()))
+    if arg.info.get("paired"):
+        out |= {a.name for i, a in enumerate(case.args) if i != index and a.info.get("paired")}
+    return out
+
+
+def _judge(case, index, value, label):
     """'clear', 'worked' (with the result), or a description of how the rule was broken."""
     arg = case.args[index]
+    named = {arg.name} | (_partners(case, index) if label in SHAPE_LABELS else set())
     try:
         result = calls.call(case, {index: value})
     except (ValueError, TypeError) as err:
@@ -310,7 +325,7 @@ def _judge(case, index, value):
         message = str(err)
         if origin.startswith(("jax", "jaxlib")) or "Traced<" in message:
             return f"raw JAX {type(err).__name__}: {message[:200]}", None
-        if not _names(message, arg.name):
+        if not any(_names(message, name) for name in named):
             return f"{type(err).__name__} not naming {arg.name!r}: {message[:200]}", None
         return "clear", None
     except OSError as err:  # a path that is missing or taken: FileNotFoundError and kin
@@ -346,7 +361,7 @@ def test_malformed_input(name, index, label, tmp_path, monkeypatch):
     case = CASES[name]
     arg = case.args[index]
     make = dict(malformations(arg))[label]
-    verdict, result = _judge(case, index, make(arg.resolve()))
+    verdict, result = _judge(case, index, make(arg.resolve()), label)
     listed = (name, arg.name, label) in calls.VALID_MALFORMED
     if verdict == "clear":
         if listed:

@@ -67,9 +67,8 @@ def test_second_process_reads_the_cache(tmp_path):
     code = """
         import json, jax, jax.numpy as jnp
         from vibook import enable_compile_cache
-        from jax._src import monitoring
         hits = []
-        monitoring.register_event_listener(
+        jax.monitoring.register_event_listener(
             lambda event, **kw: hits.append(event)
             if event == "/jax/compilation_cache/cache_hits" else None
         )
@@ -86,16 +85,20 @@ def test_second_process_reads_the_cache(tmp_path):
     assert second["hits"] >= 1
 
 
-def test_import_in_a_kernel_enables_it(tmp_path):
+def test_import_changes_nothing_and_the_call_turns_it_on(tmp_path):
     # Pretend to be a Jupyter kernel: IPython's get_ipython returns a ZMQInteractiveShell.
     code = """
         import json, IPython
         class ZMQInteractiveShell: pass
         IPython.get_ipython = lambda: ZMQInteractiveShell()
         import jax, vibook
-        print(json.dumps({"dir": jax.config.jax_compilation_cache_dir}))
+        after_import = jax.config.jax_compilation_cache_dir
+        folder = vibook.enable_compile_cache()
+        print(json.dumps({"import": after_import, "call": jax.config.jax_compilation_cache_dir,
+                          "folder": None if folder is None else str(folder)}))
     """
     on = _run(code, {"XDG_CACHE_HOME": str(tmp_path)})
-    assert on["dir"] == str(tmp_path / "vibook" / "jax")
+    assert on["import"] is None
+    assert on["call"] == on["folder"] == str(tmp_path / "vibook" / "jax")
     off = _run(code, {"XDG_CACHE_HOME": str(tmp_path), "VIBOOK_COMPILE_CACHE": "0"})
-    assert off["dir"] is None
+    assert off == {"import": None, "call": None, "folder": None}

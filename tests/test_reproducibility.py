@@ -44,7 +44,11 @@ def test_same_key_same_bits_other_key_other_numbers(case):
 
 def test_runners_are_covered():
     names = {c.func for c in KEYED}
-    for runner in ("vibook.infer.run_svi", "vibook.infer.run_nuts", "vibook.infer.predictive"):
+    for runner in (
+        "vibook.infer.svi.run_svi",
+        "vibook.infer.nuts.run_nuts",
+        "vibook.infer.predictive.predictive",
+    ):
         assert runner in names
 
 

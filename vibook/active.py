@@ -48,7 +48,7 @@ from vibook.acquisition import (
     select_batch,
 )
 from vibook.metrics import accuracy
-from vibook.models.bnn import bnn_guide
+from vibook.models.bnn import bnn_guide, check_hidden
 from vibook.networks import BNNFit, fit_bnn, predict_proba
 
 __all__ = ["ActiveLearningResult", "Standardizer", "labels_to_reach", "run_active_learning"]
@@ -230,6 +230,12 @@ def run_active_learning(
     num_draws = check_positive_int(num_draws, "num_draws")
     initial_fits = check_positive_int(initial_fits, "initial_fits")
     check_positive(learning_rate, "learning_rate")
+    hidden = check_hidden(hidden)
+    if np.ndim(prior_scale) and len(prior_scale) != len(hidden) + 1:
+        raise ValueError(
+            f"prior_scale must be one number or one per layer, {len(hidden) + 1} for "
+            f"hidden={hidden}; got {len(prior_scale)} values"
+        )
 
     scaler = Standardizer.fit(x_pool, standardize=standardize)
     x_pool, x_test = scaler.apply(x_pool), scaler.apply(x_test)
@@ -259,7 +265,7 @@ def run_active_learning(
 
     net = dict(
         n_classes=n_classes,
-        hidden=tuple(hidden) if not isinstance(hidden, int) else (hidden,),
+        hidden=hidden,
         activation=activation,
         prior_scale=tuple(prior_scale) if np.ndim(prior_scale) else float(prior_scale),
     )
@@ -345,13 +351,17 @@ def labels_to_reach(n_labels, accuracy, target: float = 0.95) -> float:
     float
         The first ``n_labels[i]`` with ``accuracy[i] >= target``, or ``inf`` if never.
     """
-    n_labels = check_array(n_labels, "n_labels", ndim=1)
-    accuracy = check_array(accuracy, "accuracy", ndim=1)
+    n_labels = check_array(n_labels, "n_labels", ndim=1, integer=True, nonnegative=True)
+    accuracy = check_array(accuracy, "accuracy", ndim=1, nonnegative=True)
+    if np.any(accuracy > 1):
+        raise ValueError(f"accuracy must hold fractions in [0, 1]; got maximum {accuracy.max()}")
     if n_labels.shape != accuracy.shape:
         raise ValueError(
             f"n_labels and accuracy must have the same shape; got {n_labels.shape} and "
             f"{accuracy.shape}"
         )
     target = check_positive(target, "target")
+    if target > 1:
+        raise ValueError(f"target must be an accuracy in (0, 1]; got {target}")
     hit = np.flatnonzero(accuracy >= target)
     return float(n_labels[hit[0]]) if hit.size else float("inf")

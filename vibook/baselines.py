@@ -186,9 +186,10 @@ def fit_mlp(
     prior_scale : float
         The Gaussian prior behind the L2 penalty, as in :func:`vibook.models.bnn.bnn`.
     dropout : float
-        Drop probability of hidden units for ``method="dropout"`` (ignored otherwise).
+        Drop probability of hidden units, in (0, 1), for ``method="dropout"`` (checked but
+        unused otherwise).
     n_members : int
-        Ensemble size for ``method="ensemble"``.
+        Ensemble size for ``method="ensemble"`` (checked but unused otherwise).
     num_steps, learning_rate, batch_size
         Adam steps, step size, and minibatch size (full batch by default).
 
@@ -200,13 +201,12 @@ def fit_mlp(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     x, y, n_classes = check_xy(x, y, n_classes)
-    if method == "dropout":
-        dropout = float(dropout)
-        if not 0 < dropout < 1:
-            raise ValueError(f"dropout must be in (0, 1); got {dropout}")
-    else:
-        dropout = 0.0
-    n_members = check_positive_int(n_members, "n_members") if method == "ensemble" else 1
+    dropout = check_positive(dropout, "dropout")
+    if not dropout < 1:
+        raise ValueError(f"dropout must be in (0, 1); got {dropout}")
+    dropout = dropout if method == "dropout" else 0.0
+    n_members = check_positive_int(n_members, "n_members")
+    n_members = n_members if method == "ensemble" else 1
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
         if batch_size >= x.shape[0]:

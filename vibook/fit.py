@@ -163,7 +163,7 @@ def as_draws(
     -------
     dict of str to ndarray
     """
-    if isinstance(posterior, Mapping):
+    if isinstance(posterior, Mapping) and not isinstance(posterior, xr.DataTree):
         out = {k: check_array(v, f"{name}[{k!r}]") for k, v in posterior.items()}
     else:
         tree = as_datatree(posterior, name)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as dist
 from jax.scipy.special import logsumexp
 from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from vibook._checks import check_array, check_positive_int, check_seed
 from vibook.fit import as_draws
-from vibook.models.gmm import GaussianMixture
 
 __all__ = [
     "gmm_covariances",
@@ -52,7 +54,8 @@ def gmm_covariances(draws: dict) -> np.ndarray:
 
 def _component_log_prob(x, weights, locs, covs):
     """Per-cluster ``log w_k + log N(x_n | mu_k, Sigma_k)`` for one draw, shape (n, K)."""
-    mixture = GaussianMixture(weights, locs, jnp.linalg.cholesky(covs))
+    clusters = dist.MultivariateNormal(locs, scale_tril=jnp.linalg.cholesky(covs))
+    mixture = dist.MixtureSameFamily(dist.Categorical(probs=weights), clusters)
     return mixture.component_log_probs(x)
 
 
@@ -185,21 +188,6 @@ def relabel_draws(draws: dict, reference_locs) -> dict[str, np.ndarray]:
 _PER_CLUSTER = ("weights", "locs", "scales", "corr_chol")
 
 
-def _kmeans(pts, k, rng, n_iter):
-    """k-means++ seeding and ``n_iter`` Lloyd steps; the centres, array of shape (k, d)."""
-    centres = [pts[rng.integers(pts.shape[0])]]
-    for _ in range(1, k):
-        d2 = np.min(((pts[:, None] - np.asarray(centres)[None]) ** 2).sum(-1), axis=1)
-        centres.append(pts[rng.choice(pts.shape[0], p=d2 / d2.sum())])
-    centres = np.asarray(centres)
-    for _ in range(n_iter):
-        label = np.argmin(((pts[:, None] - centres[None]) ** 2).sum(-1), axis=1)
-        centres = np.stack(
-            [pts[label == j].mean(0) if np.any(label == j) else centres[j] for j in range(k)]
-        )
-    return centres
-
-
 def gmm_init_values(
     x, n_components: int, *, seed: int = 0, subsample: int = 2000, n_iter: int = 10, n_init: int = 5
 ):
@@ -207,7 +195,9 @@ def gmm_init_values(
 
     SVI on a mixture can stall in a poor local optimum when started from the prior; starting
     from the best of a few quick clusterings of a few thousand points avoids most of them
-    (Arthur and Vassilvitskii 2007, "k-means++: the advantages of careful seeding").
+    (Arthur and Vassilvitskii 2007, "k-means++: the advantages of careful seeding"). The
+    clustering is scikit-learn's ``KMeans(init="k-means++")``; each cluster's points then give
+    its weight and spread.
 
     Parameters
     ----------
@@ -216,11 +206,12 @@ def gmm_init_values(
     n_components : int
         Number of clusters.
     seed : int
-        Seed of the NumPy generator that picks the subset and the seeds.
+        Seed of the NumPy generator that picks the subset and seeds the clustering.
     subsample : int
         Number of points used (all of them if there are fewer).
     n_iter : int
-        Lloyd iterations after seeding.
+        Lloyd iterations after seeding, at most (``KMeans(max_iter=n_iter)``; it stops early
+        once the centres settle).
     n_init : int
         Independent seedings; the one with the smallest within-cluster sum of squares is kept.
 
@@ -235,7 +226,7 @@ def gmm_init_values(
     x = check_array(x, "x", ndim=(1, 2))
     k = check_positive_int(n_components, "n_components")
     subsample = check_positive_int(subsample, "subsample")
-    n_iter = check_positive_int(n_iter, "n_iter", minimum=0)
+    n_iter = check_positive_int(n_iter, "n_iter")
     n_init = check_positive_int(n_init, "n_init")
     one_d = x.ndim == 1
     rng = np.random.default_rng(check_seed(seed))
@@ -244,14 +235,18 @@ def gmm_init_values(
         pts = pts[rng.choice(pts.shape[0], subsample, replace=False)]
     if pts.shape[0] < k:
         raise ValueError(f"need at least n_components ({k}) points; got {pts.shape[0]}")
-    best, best_inertia = None, np.inf
-    for _ in range(n_init):
-        centres = _kmeans(pts, k, rng, n_iter)
-        inertia = np.min(((pts[:, None] - centres[None]) ** 2).sum(-1), axis=1).sum()
-        if inertia < best_inertia:
-            best, best_inertia = centres, inertia
-    centres = best
-    label = np.argmin(((pts[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+    kmeans = KMeans(
+        n_clusters=k,
+        init="k-means++",
+        n_init=n_init,
+        max_iter=n_iter,
+        random_state=int(rng.integers(2**31 - 1)),
+    )
+    # A few thousand points are clustered in milliseconds on one thread; OpenMP threads
+    # competing with a busy CPU (a fit, a notebook kernel) can take seconds instead.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        kmeans.fit(pts)
+    centres, label = kmeans.cluster_centers_, kmeans.labels_
     spread = pts.std(0) / k
     scales = np.stack(
         [pts[label == j].std(0) if np.sum(label == j) > 1 else spread for j in range(k)]

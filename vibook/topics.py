@@ -171,6 +171,7 @@ def fit_lda(
     n_topics, n_vocab = check_sizes(n_topics, n_vocab)
     counts, word_ids = check_corpus(counts, word_ids, n_vocab)
     init_scale = check_positive(init_scale, "init_scale")
+    learning_rate = check_positive(learning_rate, "learning_rate")
     subsample_size = check_subsample(subsample_size, counts.shape[0])
 
     local_steps = check_positive_int(local_steps, "local_steps")
@@ -282,6 +283,8 @@ def top_words(topics, vocab, n: int = 10) -> list[list[str]]:
     """
     topics = check_array(topics, "topics", ndim=2)
     n = check_positive_int(n, "n")
+    if isinstance(vocab, str | bytes) or not hasattr(vocab, "__len__"):
+        raise TypeError(f"vocab must be a sequence of words; got {type(vocab).__name__}")
     if len(vocab) != topics.shape[1]:
         raise ValueError(f"vocab must have {topics.shape[1]} words; got {len(vocab)}")
     order = np.argsort(-topics, axis=1, kind="stable")[:, :n]
@@ -390,7 +393,7 @@ def topic_similarity(topics_a, topics_b) -> np.ndarray:
     Parameters
     ----------
     topics_a : array of shape (n_a, n_vocab)
-        Topics as rows (probabilities, or any nonnegative word weights).
+        Topics as rows: probabilities, or any nonnegative word weights.
     topics_b : array of shape (n_b, n_vocab)
         Topics over the same vocabulary.
 
@@ -404,8 +407,8 @@ def topic_similarity(topics_a, topics_b) -> np.ndarray:
 
 def _cosine(topics_a, topics_b, names):
     """:func:`topic_similarity`, its errors naming the caller's arguments ``names``."""
-    a = check_array(topics_a, names[0], ndim=2)
-    b = check_array(topics_b, names[1], ndim=2)
+    a = check_array(topics_a, names[0], ndim=2, nonnegative=True)
+    b = check_array(topics_b, names[1], ndim=2, nonnegative=True)
     if a.shape[1] != b.shape[1]:
         raise ValueError(
             f"{names[1]} must have {a.shape[1]} words per topic, as {names[0]}; got {b.shape}"
@@ -444,6 +447,10 @@ def topic_recovery(true_topics, topics, *, return_matching: bool = False):
         raise ValueError(
             f"topics must have shape (>= {a.shape[0]}, {a.shape[1]}) to match true_topics; "
             f"got {b.shape}"
+        )
+    if not isinstance(return_matching, bool | np.bool_):
+        raise TypeError(
+            f"return_matching must be True or False; got {type(return_matching).__name__}"
         )
     cos = _cosine(a, b, ("true_topics", "topics"))
     rows, cols = linear_sum_assignment(-cos)

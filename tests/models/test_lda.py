@@ -148,6 +148,10 @@ def test_topic_similarity_hand_computed():
         topic_similarity(np.zeros((1, 3)), b)
     with pytest.raises(ValueError, match="topics must have no all-zero topic"):
         topic_recovery(a, np.vstack([b, np.zeros(3)]))
+    with pytest.raises(ValueError, match="topics_b must be >= 0"):
+        topic_similarity(a, -b)
+    with pytest.raises(TypeError, match="return_matching must be True or False"):
+        topic_recovery(a, b, return_matching="yes")
 
 
 @pytest.mark.parametrize(

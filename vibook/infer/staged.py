@@ -18,10 +18,11 @@ The story, in the order it happens:
    set-up and draws operation by operation, and XLA compiles each of those hundreds of
    operations separately; compiled together they cost one compilation. The keys and steps
    are ``SVI.run``'s.
-4. **Nothing leaks out of the trace.** The guide is deep-copied inside the traced
-   function: an autoguide records the model the first time it is called, and that record
-   holds traced values, so it must belong to a copy that dies with the trace. The ``SVI``
-   object is built inside it too. The guide the caller gave is never touched.
+4. **Nothing leaks out of the trace.** An autoguide records the model the first time it is
+   called, and inside the trace that record holds traced values, so each run hands the
+   trace a deep copy of the guide (made outside it, with concrete values), which is dropped
+   after the run. The ``SVI`` object is built inside the trace too. The guide the caller
+   gave is never touched.
 5. **Reuse.** The program is cached under everything it depends on besides the values of
    its data (:class:`Program`): the same fit run again (a notebook cell run twice) does not
    compile again.
@@ -148,17 +149,17 @@ class FitJob:
     progress_bar: bool
 
     def make_svi(self) -> SVI:
-        """A new ``SVI`` for this job (see :func:`make_svi`)."""
-        return make_svi(self.model, self.guide, self.optimizer, self.learning_rate, self.loss)
+        """A new ``SVI`` with a deep copy of the guide, so the caller's guide stays as given."""
+        guide = None if self.guide is None else copy.deepcopy(self.guide)
+        return make_svi(self.model, guide, self.optimizer, self.learning_rate, self.loss)
 
 
 def make_svi(model, guide, optimizer, learning_rate, loss) -> SVI:
-    """A new ``SVI`` with a fresh copy of the guide, so the caller's guide stays as given.
+    """A new ``SVI``; ``None`` stands for run_svi's defaults.
 
-    ``None`` stands for run_svi's defaults: ``AutoNormal(model)``, ``Adam(learning_rate)``
-    and ``Trace_ELBO()``.
+    The defaults are ``AutoNormal(model)``, ``Adam(learning_rate)`` and ``Trace_ELBO()``.
     """
-    guide = AutoNormal(model) if guide is None else copy.deepcopy(guide)
+    guide = AutoNormal(model) if guide is None else guide
     optimizer = numpyro.optim.Adam(learning_rate) if optimizer is None else optimizer
     return SVI(model, guide, optimizer, Trace_ELBO() if loss is None else loss)
 
@@ -217,9 +218,18 @@ def _computed(model, model_args, model_kwargs, names) -> dict[str, Any]:
     return {name: trace[name]["value"] for name in names}
 
 
+class _Slots:
+    """What a run of a compiled program hands its trace: its progress bar and guide copy."""
+
+    def __init__(self, progress_bar: bool):
+        self.progress = Progress("SVI") if progress_bar else None
+        self.guide = None  # a deep copy of the given guide, made outside the trace
+
+
 def _build(spec: Program):
-    """The jitted fit for ``spec`` and the progress slot it reports to (step 3)."""
-    progress = Progress("SVI") if spec.progress_bar else None
+    """The jitted fit for ``spec`` and the slots each run fills (step 3)."""
+    slots = _Slots(spec.progress_bar)
+    progress = slots.progress
 
     def program(rng_key, arrays, init_state):
         leaves = list(spec.static)
@@ -227,7 +237,8 @@ def _build(spec: Program):
             leaves[i] = v
         args, kwargs = jax.tree.unflatten(spec.treedef[0], leaves)
         # Step 4: the SVI object and the copy of the guide live and die inside the trace.
-        svi = make_svi(spec.model, spec.guide, spec.optimizer, spec.learning_rate, spec.loss)
+        guide = None if spec.guide is None else slots.guide
+        svi = make_svi(spec.model, guide, spec.optimizer, spec.learning_rate, spec.loss)
         fit_key, draw_key = jax.random.split(rng_key)
         state = svi.init(fit_key, *args, **kwargs)
         if init_state is not None:
@@ -247,7 +258,7 @@ def _build(spec: Program):
         computed = _computed(spec.model, args, kwargs, spec.computed)
         return state, losses, params, draws, ratios, computed
 
-    return jax.jit(program), progress
+    return jax.jit(program), slots
 
 
 _build_cached = functools.lru_cache(maxsize=16)(_build)
@@ -258,13 +269,18 @@ def compiled_fit(job: FitJob, rng_key):
     arrays, treedef, static, where = split_arrays((job.fit_args, job.fit_kwargs))
     spec = _job_program(job, arrays, treedef, static, where)
     try:
-        program, progress = _build_cached(spec)
+        program, slots = _build_cached(spec)
     except TypeError:  # something in the key is unhashable: compile without caching
-        program, progress = _build(spec)
-    if progress is None:
-        return program(rng_key, arrays, job.init_state)
-    with progress.showing(job.num_steps):
-        return program(rng_key, arrays, job.init_state)
+        program, slots = _build(spec)
+    # Copied here, with concrete values, for a trace to set up (a cached program never looks).
+    slots.guide = None if job.guide is None else copy.deepcopy(job.guide)
+    try:
+        if slots.progress is None:
+            return program(rng_key, arrays, job.init_state)
+        with slots.progress.showing(job.num_steps):
+            return program(rng_key, arrays, job.init_state)
+    finally:
+        slots.guide = None
 
 
 def eager_fit(job: FitJob, rng_key):
