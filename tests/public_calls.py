@@ -19,7 +19,9 @@ scale), ``name`` (a variable or key name), ``names`` (a list of them), ``coords`
 selecting one value per dimension), ``words``, ``hidden``, ``classes``, ``shape``, ``path``,
 ``state``; ``fixed`` is never changed. Options of an argument: ``none_ok=True`` (None is a
 valid value, so it is not tried as a malformation), ``paired=True`` (its length must match
-another argument's, so one element fewer is malformed), ``n`` (labels: the number of classes).
+another argument's, so one element fewer is malformed, and a wrong shape may be refused by
+naming one of the other paired arguments), ``partners`` (further arguments a wrong shape may be
+refused by naming), ``n`` (labels: the number of classes, so ``n`` itself is out of range).
 
 ``NOT_USER_FACING`` lists the public functions that are internal steps of other functions,
 with the reason they get no call here; ``VALID_MALFORMED`` lists the malformations that are
@@ -1108,7 +1110,7 @@ CASES = [
         P("weights", np.array([0.4, 0.6]), "probs", paired=True),
         P("locs", np.array([[-1.0, 0.0], [1.0, 0.0]]), "data", paired=True),
         P("covariances", np.stack([np.eye(2), 0.5 * np.eye(2)]), "data", paired=True),
-        K("labels", Y01, "labels", n=2, paired=True, none_ok=True),
+        K("labels", Y01, "data", paired=True, none_ok=True),  # colour values,
     ),
     _plot(PL + "plot_kl_fits", P("panel", KL_PANEL, "panel")),
     _plot(PL + "plot_elbo_panel", P("panel", ELBO_PANEL, "panel")),

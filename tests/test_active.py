@@ -235,7 +235,7 @@ def test_loop_bad_input(key):
         run_active_learning(key, x, y, x, y, batch_size=10, n_rounds=3)
     with pytest.raises(ValueError, match="same length"):
         run_active_learning(key, x, y[:-1], x, y)
-    with pytest.raises(ValueError, match=r"2 for hidden=\(\); got 3 values"):
+    with pytest.raises(ValueError, match=r"1 for hidden=\(\); got 3 values"):
         run_active_learning(key, x, y, x, y, hidden=(), prior_scale=(1.0, 2.0, 3.0))
     with pytest.raises(TypeError, match="hidden must be a sequence"):
         run_active_learning(key, x, y, x, y, hidden=None)
