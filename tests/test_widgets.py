@@ -3,8 +3,8 @@
 import pytest
 
 from vibook.models import beta_binomial_posterior, coin_grid_posterior
-from vibook.widgets import coin_flip_explorer
 from vibook.panels import coin_readout
+from vibook.widgets import coin_flip_explorer
 
 
 def _find(widget, description):
