@@ -40,8 +40,8 @@ from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
 from vibook import run_svi
 from vibook.data import load_faithful, make_mixture
-from vibook.models.gmm import gmm, gmm_guide
 from vibook.mixtures import gmm_init_values, gmm_log_predictive, gmm_responsibilities
+from vibook.models.gmm import gmm, gmm_guide
 
 BGMM_MAX_ITER = 200
 
