@@ -98,7 +98,7 @@ def numpyro_nuts(key, cfg):
     mcmc = MCMC(
         NUTS(MODEL, target_accept_prob=0.8, dense_mass=False),
         num_warmup=cfg.nuts_warmup,
-        num_draws=cfg.nuts_samples,
+        num_samples=cfg.nuts_samples,
         num_chains=cfg.chains,
         chain_method=cfg.chain_method,
         progress_bar=False,

