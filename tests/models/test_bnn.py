@@ -127,8 +127,10 @@ def test_bad_input(key):
         fit_bnn(key, x, [0, 1, 1, 0], n_classes=2, mask=[1, 1, 0, 0], num_steps=2)
     with pytest.raises(ValueError, match="activation"):
         fit_bnn(key, x, [0, 1, 1, 0], n_classes=2, activation="swish", num_steps=2)
+    with pytest.raises(ValueError, match="posterior must hold draws of"):
+        predict_proba(key, {"a": 1}, x)  # a dict, but not of weight draws
     with pytest.raises(TypeError, match="posterior"):
-        predict_proba(key, {"a": 1}, x)
+        predict_proba(key, [1.0], x)
 
 
 def _elbo_draws(elbo, key, params, x, y, config, n_draws):
