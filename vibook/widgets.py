@@ -2,8 +2,9 @@
 
 Each widget calls one function that computes everything it shows (tested without a browser),
 then draws it. The readout is an ``ipywidgets.HTML`` with the CSS class ``vibook-readout``.
-Sliders whose redraw refits or recomputes something redraw when released
-(``continuous_update=False``), not on every drag event.
+Sliders whose redraw refits something (the mixture explorer) or draws many networks (the BNN
+prior explorer) redraw when released (``continuous_update=False``), not on every drag event;
+the closed-form coin and ELBO panels follow the drag.
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ def coin_flip_explorer(
         style=style,
     )
     a_s = w.FloatSlider(
-        continuous_update=False,
         value=a,
         min=0.5,
         max=20,
@@ -76,7 +76,6 @@ def coin_flip_explorer(
         style=style,
     )
     b_s = w.FloatSlider(
-        continuous_update=False,
         value=b,
         min=0.5,
         max=20,
@@ -85,7 +84,6 @@ def coin_flip_explorer(
         style=style,
     )
     loc_s = w.FloatSlider(
-        continuous_update=False,
         value=0.0,
         min=-3,
         max=3,
@@ -94,7 +92,6 @@ def coin_flip_explorer(
         style=style,
     )
     scale_s = w.FloatSlider(
-        continuous_update=False,
         value=1.5,
         min=0.1,
         max=5,
@@ -102,12 +99,8 @@ def coin_flip_explorer(
         description="logit scale",
         style=style,
     )
-    heads_s = w.IntSlider(
-        continuous_update=False, value=heads, min=0, max=100, description="heads", style=style
-    )
-    tails_s = w.IntSlider(
-        continuous_update=False, value=tails, min=0, max=100, description="tails", style=style
-    )
+    heads_s = w.IntSlider(value=heads, min=0, max=100, description="heads", style=style)
+    tails_s = w.IntSlider(value=tails, min=0, max=100, description="tails", style=style)
     readout = w.HTML()
     readout.add_class("vibook-readout")
     out = w.Output()
@@ -249,12 +242,8 @@ def elbo_explorer(x, *, q_loc: float = 0.0, q_scale: float = 0.5) -> w.VBox:
     The readout shows that ``ELBO + KL`` stays equal to the log evidence however ``q`` moves;
     the ELBO touches it only when ``q`` is the exact posterior.
     """
-    loc_s = w.FloatSlider(
-        continuous_update=False, value=q_loc, min=-3, max=3, step=0.01, description="q mean"
-    )
-    scale_s = w.FloatLogSlider(
-        continuous_update=False, value=q_scale, base=10, min=-2, max=0.5, description="q sd"
-    )
+    loc_s = w.FloatSlider(value=q_loc, min=-3, max=3, step=0.01, description="q mean")
+    scale_s = w.FloatLogSlider(value=q_scale, base=10, min=-2, max=0.5, description="q sd")
     readout = w.HTML()
     readout.add_class("vibook-readout")
     out = w.Output()
