@@ -40,7 +40,8 @@ import optax
 
 from vibook import run_nuts, run_svi
 from vibook.data import synthetic_logistic
-from vibook.models import logistic_heldout_loglik, logistic_loglik, logistic_regression
+from vibook.models import logistic_loglik, logistic_regression
+from vibook.regression import logistic_heldout_loglik
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 300_000, 1_000_000)
 

@@ -447,7 +447,7 @@ CASES = [
         K("subsample_size", None, "optcount", maximum=12),
     ),
     _c(
-        "vibook.models.glm.logistic_heldout_loglik",
+        "vibook.regression.logistic_heldout_loglik",
         P("posterior", GLM_FIT, "fit"),
         P("x", X2, "data", paired=True),
         P("y", Y01, "labels", n=2, paired=True),
@@ -1375,7 +1375,7 @@ KNOWN_GAPS = {
         "vibook.models.bnn.prior_sds",
         "n_out",
     ): "TypeError not naming 'n_out'; ValueError not naming 'n_out'",
-    ("vibook.models.glm.logistic_heldout_loglik", "y"): "ValueError not naming 'y'",
+    ("vibook.regression.logistic_heldout_loglik", "y"): "ValueError not naming 'y'",
     (
         "vibook.models.glm.logistic_loglik",
         "b",

@@ -17,12 +17,12 @@ from numpyro import handlers
 from vibook import run_svi
 from vibook.data import synthetic_logistic
 from vibook.models import (
-    logistic_heldout_loglik,
     logistic_loglik,
     logistic_regression,
     normal_normal,
     normal_normal_posterior,
 )
+from vibook.regression import logistic_heldout_loglik
 
 
 def _trace(model, *args, **kwargs):

@@ -17,7 +17,7 @@ from vibook.models.conjugate import (
     normal_normal_log_evidence,
     normal_normal_posterior,
 )
-from vibook.models.glm import logistic_heldout_loglik, logistic_loglik, logistic_regression
+from vibook.models.glm import logistic_loglik, logistic_regression
 from vibook.models.gmm import GaussianMixture, gmm, gmm_guide
 from vibook.models.hierarchical import (
     EIGHT_SCHOOLS,
@@ -43,7 +43,6 @@ __all__ = [
     "lda",
     "LogGamma",
     "lda_guide",
-    "logistic_heldout_loglik",
     "logistic_loglik",
     "logistic_regression",
     "logit_normal_coin",

@@ -15,12 +15,9 @@ logistic and other regression models", Annals of Applied Statistics 2(4).
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
-from jax.scipy.special import logsumexp
 
 from vibook._checks import (
     check_array,
@@ -28,10 +25,9 @@ from vibook._checks import (
     check_subsample,
     is_tracer,
 )
-from vibook.fit import as_datatree, as_draws
 from vibook.models.minibatch import with_replacement
 
-__all__ = ["logistic_heldout_loglik", "logistic_loglik", "logistic_regression"]
+__all__ = ["logistic_loglik", "logistic_regression"]
 
 
 def _check_xy(x, y):
@@ -94,46 +90,6 @@ def logistic_regression(
         xb = numpyro.subsample(x, event_dim=1)
         yb = None if y is None else numpyro.subsample(y, event_dim=0)
         numpyro.sample("y", dist.Bernoulli(logits=xb @ w + b), obs=yb)
-
-
-def logistic_heldout_loglik(posterior, x, y) -> float:
-    r"""Mean log predictive density of held-out labels: how well the posterior predicts new data.
-
-    For each held-out point the predictive probability is averaged over the posterior draws,
-    then its log is averaged over the points (the "elpd" per point on a test set):
-
-    .. math::
-        \frac{1}{m}\sum_{i=1}^{m} \log \frac{1}{S}\sum_{s=1}^{S}
-        p\big(y_i \mid x_i, w^{(s)}, b^{(s)}\big)
-
-    Parameters
-    ----------
-    posterior : SVIFit or xarray.DataTree
-        A fit of :func:`logistic_regression` (``run_svi`` or ``run_nuts``).
-    x : array of shape (m, d)
-        Held-out inputs.
-    y : array of shape (m,)
-        Held-out labels in {0, 1}.
-
-    Returns
-    -------
-    float
-        Nats per held-out point (<= 0; higher is better).
-    """
-    _check_xy(x, y)
-    draws = as_draws(as_datatree(posterior), required=("w", "b"))
-    w, b = jnp.asarray(draws["w"]), jnp.asarray(draws["b"])
-    if w.shape[-1] != x.shape[1]:
-        raise ValueError(f"x must have {w.shape[-1]} columns like the fitted w; got {x.shape[1]}")
-    sign = 2.0 * jnp.asarray(y, dtype=w.dtype) - 1.0
-
-    @jax.jit
-    def mean_lpd(x, sign, w, b):
-        logits = x @ w.T + b  # (m, S)
-        log_p = -jax.nn.softplus(-sign[:, None] * logits)
-        return jnp.mean(logsumexp(log_p, axis=1) - jnp.log(w.shape[0]))
-
-    return float(mean_lpd(jnp.asarray(x, dtype=w.dtype), sign, w, b))
 
 
 def logistic_loglik(x, y, *, w, b) -> float:
