@@ -39,7 +39,8 @@ import jax  # noqa: E402
 
 from vibook.corpora import load_lee_corpus, make_lda_corpus
 from vibook.metrics import npmi_coherence
-from vibook.topics import fit_lda, top_words, topic_recovery, topic_word_distributions
+from vibook.topic_scores import topic_recovery
+from vibook.topics import fit_lda, top_words, topic_word_distributions
 
 # vibook's settings: the whole corpus in each step for Lee (300 documents), from random
 # topics (on this small corpus the k-means++ start gave less coherent topics); minibatches of

@@ -1,4 +1,5 @@
-"""Test set-up: CPU only, no progress bars, Agg plots, and a count of XLA compilations.
+"""Test set-up: CPU only, no progress bars, Agg plots, a count of XLA compilations, and data
+shared by test files of different modules.
 
 Warnings are errors in the whole suite, upstream ones included: see ``filterwarnings`` in
 pyproject.toml.
@@ -12,7 +13,10 @@ os.environ.setdefault("VIBOOK_PROGRESS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+from vibook.corpora import make_lda_corpus  # noqa: E402
 
 # jax.monitoring records this event for each program handed to the XLA backend to compile;
 # a program found in JAX's in-memory caches is not compiled again and records nothing.
@@ -63,3 +67,19 @@ def count_compilations():
 def key():
     """A fixed JAX random key; tests split it rather than seed anything globally."""
     return jax.random.key(0)
+
+
+# The LDA corpora's sizes; test_topics.py's K and V are the same.
+K, V = 4, 60
+
+
+@pytest.fixture(scope="session")
+def corpora():
+    """LDA train and held-out corpora from the same topics, for test_topics.py and
+    test_topic_scores.py. Session-scoped: a module-scoped fixture here would be built again
+    for each module that uses it."""
+    train = make_lda_corpus(600, n_topics=K, n_vocab=V, doc_length=50, seed=1)
+    # Held-out documents from the same topics: same seed for the topics, new documents.
+    test = make_lda_corpus(1200, n_topics=K, n_vocab=V, doc_length=50, seed=1)
+    np.testing.assert_allclose(train.topics, test.topics)
+    return train, test

@@ -262,6 +262,13 @@ SCALAR_BAD = {
         ("number", _const(3)),
     ],
     "path": [("number", _const(3))],
+    "normal_gamma": [
+        ("tuple", lambda v: tuple(v)),
+        ("zero_lam", lambda v: v._replace(lam=0.0)),
+        ("negative_b", lambda v: v._replace(b=-1.0)),
+        ("NaN_mu", lambda v: v._replace(mu=np.nan)),
+        ("string_a", lambda v: v._replace(a="2")),
+    ],
     "state": [("dict", _const({"a": 1})), ("number", _const(3))],
 }
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from vibook.compile_cache import default_cache_dir, enable_compile_cache
-from vibook.kernel import in_jupyter_kernel
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,10 +43,6 @@ def test_default_dir_follows_xdg(monkeypatch, tmp_path):
 
 def test_default_dir_is_outside_the_repository():
     assert REPO not in default_cache_dir().parents
-
-
-def test_not_a_kernel_here():
-    assert not in_jupyter_kernel()
 
 
 def test_bad_arguments(tmp_path):

@@ -83,7 +83,7 @@ def test_resume_after_load_continues_the_run(svi_fit, tmp_path):
     """60 steps, saved and loaded, then 40 more, is the same as one run of 100 steps.
 
     The loss is a deterministic function of the optimiser state (its random key included),
-    so the continued run must retrace the long one; float tolerance as in test_resume.py.
+    so the continued run must retrace the long one; float tolerance as in tests/infer/test_svi.py.
     """
     saved = vibook.load(vibook.save(svi_fit, tmp_path / "fit"))
     guide = AutoNormal(normal_normal)

@@ -2,6 +2,7 @@ import IPython
 import pytest
 
 from vibook import kernel
+from vibook.kernel import in_jupyter_kernel
 
 
 class ZMQInteractiveShell:  # the class name Jupyter's kernel shell has
@@ -43,3 +44,7 @@ def test_progress_follows_the_kernel_without_the_flag(monkeypatch):
     assert kernel.default_progress_bar() is True
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)
     assert kernel.default_progress_bar() is False
+
+
+def test_not_a_kernel_here():
+    assert not in_jupyter_kernel()

@@ -4,6 +4,7 @@ Ground (checks, the fit record, the loop, the kernel, the compile cache, data), 
 ``models/``, then ``infer/``, then the task modules, then the views. A module imports only
 its own floor or those below; there is no import circle; no vibook import hides inside a
 function; no module reaches into another's private names or into a library's private module.
+The tests mirror the package: ``tests/<path>/test_<name>.py`` tests ``vibook/<path>/<name>.py``.
 """
 
 import ast
@@ -19,6 +20,8 @@ GROUND |= {"vibook.data", "vibook.corpora"}
 TASKS = {
     "vibook.mixtures",
     "vibook.topics",
+    "vibook.topic_scores",
+    "vibook.cavi",
     "vibook.regression",
     "vibook.networks",
     "vibook.diagnostics",
@@ -30,6 +33,20 @@ TASKS = {
 }
 VIEWS = {"vibook.plots", "vibook.panels", "vibook.widgets"}
 MAX_LINES = 460  # "about 450": one sitting's reading (numpyro's infer/svi.py is ~450)
+TESTS = Path(__file__).resolve().parent
+# Test files about the whole package rather than one module; they stay at the top of tests/,
+# as do the benchmarks and the browser tests in their own folders.
+WHOLE_PACKAGE_TESTS = {
+    "test_layout.py",
+    "test_bad_input.py",
+    "test_reproducibility.py",
+    "test_no_network.py",
+    "test_environment.py",
+    "test_binder.py",
+    "test_devices.py",
+    "test_upstream_contract.py",
+}
+OWN_FOLDERS = {"benchmarks", "browser"}
 
 
 def _module_name(path: Path) -> str:
@@ -182,3 +199,19 @@ def test_readme_lists_every_module_on_its_floor():
             continue
         assert module in rows, f"README's package table does not list {module}"
         assert rows[module] == names[floor(module)], f"README puts {module} on {rows[module]}"
+
+
+def test_every_test_file_mirrors_a_module():
+    stray = []
+    for path in sorted(TESTS.rglob("test_*.py")):
+        rel = path.relative_to(TESTS)
+        if rel.parts[0] in OWN_FOLDERS or str(rel) in WHOLE_PACKAGE_TESTS:
+            continue
+        module = PACKAGE.joinpath(*rel.parts[:-1], rel.name.removeprefix("test_"))
+        if not module.is_file():
+            stray.append(str(rel))
+    assert not stray, (
+        f"test files that mirror no vibook module: {stray}; the tests of vibook/<path>/<name>.py "
+        "go in tests/<path>/test_<name>.py, tests of the whole package at the top of tests/ "
+        "(add them to WHOLE_PACKAGE_TESTS in tests/test_layout.py)"
+    )

@@ -46,13 +46,6 @@ def test_switching_to_logit_normal_prior_changes_the_readout():
     assert after == coin_readout(expected)
 
 
-def test_readout_format():
-    text = coin_readout({"posterior_mean": 0.5, "posterior_sd": 0.1, "log_evidence": -2.0})
-    assert text == "posterior mean = 0.500, posterior sd = 0.100, log evidence = -2.000"
-    with pytest.raises(KeyError):
-        coin_readout({})
-
-
 def _explorers():
     import numpy as np
 

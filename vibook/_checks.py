@@ -1,9 +1,8 @@
 """Input checks used at vibook's public boundary.
 
-Each check names the argument, what was expected and what was received, and raises
-``TypeError`` for the wrong kind of object or ``ValueError`` for the wrong value. Values that
-are JAX tracers (inside ``jit`` or an MCMC step) are passed through untouched: they were
-checked when they were concrete.
+Each check names the argument, what was expected and what was received, and raises ``TypeError`` for
+the wrong kind of object or ``ValueError`` for the wrong value. JAX tracers (inside ``jit`` or an
+MCMC step) pass through untouched: they were checked when they were concrete.
 """
 
 from __future__ import annotations
@@ -66,6 +65,7 @@ def check_array(
     name: str,
     *,
     ndim: int | tuple[int, ...] | None = None,
+    shape: tuple[int | None, ...] | None = None,
     integer: bool = False,
     nonnegative: bool = False,
     allow_empty: bool = False,
@@ -74,16 +74,14 @@ def check_array(
 
     Parameters
     ----------
-    value : array_like
-        The argument.
-    name : str
-        The argument's name, used in the error message.
+    value, name : array_like, str
+        The argument and its name, for the error message.
     ndim : int or tuple of int, optional
         Allowed number(s) of dimensions.
-    integer : bool
-        Values must be whole numbers (an integer dtype, or floats with no fractional part).
-    nonnegative : bool
-        Values must be >= 0.
+    shape : tuple of int or None, optional
+        Required shape; ``None`` entries match any length.
+    integer, nonnegative : bool
+        Require whole numbers (an integer dtype, or floats with no fractional part), or values >= 0.
     allow_empty : bool
         Whether an array with no elements is accepted.
     """
@@ -106,6 +104,12 @@ def check_array(
                 f"{name} must have {' or '.join(map(str, allowed))} dimension(s); "
                 f"got shape {arr.shape}"
             )
+    if shape is not None and (
+        arr.ndim != len(shape)
+        or any(s not in (None, a) for s, a in zip(shape, arr.shape, strict=True))
+    ):
+        want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}; got {arr.shape}")
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
     if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
@@ -147,3 +151,49 @@ def check_model(model, name: str = "model") -> None:
     """Check that ``model`` is callable (a NumPyro model function)."""
     if not callable(model):
         raise TypeError(f"{name} must be a NumPyro model function; got {type(model).__name__}")
+
+
+def check_bool(value, name: str) -> bool:
+    """Check that ``value`` is True or False (NumPy bools too; 0 and 1 are refused)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False; got {type(value).__name__}")
+    return bool(value)
+
+
+def check_var_names(var_names, available, name: str = "var_names") -> list[str] | None:
+    """Check ``var_names``: None (all), one name, or a sequence of names in ``available``."""
+    if var_names is None:
+        return None
+    if isinstance(var_names, str):
+        var_names = [var_names]
+    if not isinstance(var_names, list | tuple) or not all(isinstance(v, str) for v in var_names):
+        raise TypeError(f"{name} must be a variable name or a list of them; got {var_names!r}")
+    unknown = [v for v in var_names if v not in available]
+    if unknown or not var_names:
+        raise ValueError(f"{name} must name variables among {sorted(available)}; got {var_names}")
+    return list(var_names)
+
+
+def select_coords(da, coords, name: str = "coords"):
+    """``da.sel(coords)``, with a clear error when ``coords`` does not fit ``da``'s dims."""
+    if coords is None:
+        return da
+    if not isinstance(coords, dict):
+        raise TypeError(f"{name} must be a dict of dimension name to value; got {coords!r}")
+    unknown = [d for d in coords if d not in da.dims]
+    if unknown:
+        raise ValueError(f"{name} names dimension(s) {unknown} that {da.name!r} lacks: {da.dims}")
+    try:
+        return da.sel(coords)
+    except (KeyError, ValueError, TypeError, IndexError) as err:
+        raise ValueError(f"{name} {coords!r} does not select from {da.name!r}: {err}") from err
+
+
+def check_panel(panel, name: str, keys) -> dict:
+    """Check ``panel[k]`` is numeric and finite for each of ``keys``; copy them as NumPy arrays."""
+    if not isinstance(panel, dict):
+        raise TypeError(f"{name} must be a dict with keys {list(keys)}; got {type(panel).__name__}")
+    missing = [k for k in keys if k not in panel]
+    if missing:
+        raise ValueError(f"{name} lacks the key(s) {missing}; it must have {list(keys)}")
+    return {**panel, **{k: check_array(panel[k], f"{name}[{k!r}]", ndim=None) for k in keys}}

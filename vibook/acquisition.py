@@ -1,11 +1,9 @@
 """Acquisition functions: how useful would each unlabelled point's label be.
 
-Every acquisition function takes class probabilities under posterior draws, an array of
-shape (n_draws, n_pool, n_classes) as :func:`vibook.networks.predict_proba` returns them,
-and returns one score per pool point, shape (n_pool,): higher means "label this first".
-BALD asks for the points where the posterior draws disagree most: what the model has not yet
-seen (epistemic), not what it cannot know (aleatoric) (Houlsby et al. 2011; Gal, Islam and
-Ghahramani 2017). :func:`select_batch` and :func:`initial_labelled` pick the points.
+Each takes ``probs_draws``, class probabilities under posterior draws of shape
+(n_draws, n_pool, n_classes) as :func:`vibook.networks.predict_proba` returns them, and returns one
+score per pool point, shape (n_pool,): higher means "label this first" (Gal, Islam and Ghahramani
+2017). :func:`select_batch` and :func:`initial_labelled` pick the points.
 
 References
 ----------
@@ -41,15 +39,13 @@ __all__ = [
 def bald(probs_draws) -> np.ndarray:
     """BALD score: the mutual information between a point's label and the weights.
 
-    High where each posterior draw is confident but the draws disagree, so the label would
-    rule many of them out; low for points that are merely ambiguous, where every draw is
-    unsure in the same way (Houlsby et al. 2011). It is
-    :func:`vibook.metrics.mutual_information`.
+    High where each posterior draw is confident but the draws disagree, so the label would rule
+    many of them out (epistemic uncertainty); low for merely ambiguous points, where every draw is
+    unsure in the same way (Houlsby et al. 2011). It is :func:`vibook.metrics.mutual_information`.
 
     Parameters
     ----------
     probs_draws : array of shape (n_draws, n_pool, n_classes)
-        Class probabilities under each posterior draw.
 
     Returns
     -------
@@ -62,14 +58,12 @@ def bald(probs_draws) -> np.ndarray:
 def max_entropy(probs_draws) -> np.ndarray:
     """Max-entropy score: the entropy of the posterior predictive, total uncertainty.
 
-    Picks points whose predicted label is most uncertain, whether because the draws
-    disagree or because the input is ambiguous (Shannon 1948; Gal et al. 2017). It is
-    :func:`vibook.metrics.predictive_entropy`.
+    Picks points whose predicted label is most uncertain, whether the draws disagree or the input
+    is ambiguous (Shannon 1948; Gal et al. 2017). It is :func:`vibook.metrics.predictive_entropy`.
 
     Parameters
     ----------
     probs_draws : array of shape (n_draws, n_pool, n_classes)
-        Class probabilities under each posterior draw.
 
     Returns
     -------
@@ -88,7 +82,6 @@ def variation_ratios(probs_draws) -> np.ndarray:
     Parameters
     ----------
     probs_draws : array of shape (n_draws, n_pool, n_classes)
-        Class probabilities under each posterior draw.
 
     Returns
     -------
@@ -107,7 +100,6 @@ def random_scores(probs_draws, *, rng_key) -> np.ndarray:
     probs_draws : array of shape (n_draws, n_pool, n_classes)
         Only its shape is used.
     rng_key : jax.random key
-        Drives the scores.
 
     Returns
     -------
@@ -134,9 +126,9 @@ def _draws(probs_draws) -> np.ndarray:
     return np.clip(p.astype(np.float64), 0.0, 1.0)
 
 
-def check_acquisition(name) -> str:
-    """Check that ``name`` is one of :data:`ACQUISITIONS`."""
-    return check_choice(name, "acquisition", ACQUISITIONS)
+def check_acquisition(acquisition) -> str:
+    """Check that ``acquisition`` is one of :data:`ACQUISITIONS`."""
+    return check_choice(acquisition, "acquisition", ACQUISITIONS)
 
 
 def acquisition_scores(acquisition: str, probs_draws, *, rng_key=None) -> np.ndarray:
@@ -144,10 +136,8 @@ def acquisition_scores(acquisition: str, probs_draws, *, rng_key=None) -> np.nda
 
     Parameters
     ----------
-    acquisition : str
-        One of ``"bald"``, ``"max_entropy"``, ``"variation_ratios"``, ``"random"``.
+    acquisition : {"bald", "max_entropy", "variation_ratios", "random"}
     probs_draws : array of shape (n_draws, n_pool, n_classes)
-        Class probabilities under each posterior draw.
     rng_key : jax.random key, optional
         Needed by ``"random"`` only.
 
@@ -203,11 +193,9 @@ def initial_labelled(rng_key, y, n_per_class: int) -> np.ndarray:
     Parameters
     ----------
     rng_key : jax.random key
-        Which points are drawn.
     y : array of int of shape (n_pool,)
         Labels of the pool (only the classes' positions are used).
     n_per_class : int
-        Points per class.
 
     Returns
     -------

@@ -1,25 +1,19 @@
 """Active learning: let the model's uncertainty choose which points to label next.
 
-In pool-based active learning a model is fitted to a few labelled points, scores every
-unlabelled point in a pool by how useful its label would be, asks for the labels of the
-best-scoring batch, refits, and repeats (Settles 2009). A Bayesian neural network gives
-scores that separate what the model cannot know (noisy, ambiguous inputs: aleatoric) from
-what it has not yet seen (epistemic); BALD asks for the points where the posterior draws
-disagree most, which is the second kind (Houlsby et al. 2011; Gal, Islam and Ghahramani
-2017).
+In pool-based active learning a model is fitted to a few labelled points, scores every unlabelled
+point in a pool by how useful its label would be, asks for the labels of the best batch, refits, and
+repeats (Settles 2009). With a Bayesian neural network the scores of :mod:`vibook.acquisition` can
+tell what the model has not yet seen (epistemic) from what it cannot know (aleatoric); BALD, the
+default, asks for the first (Houlsby et al. 2011; Gal et al. 2017).
 
-The scores that choose the points live in :mod:`vibook.acquisition`. The loop
-:func:`run_active_learning` keeps the labelled set in arrays of a fixed size (the final number
-of labels) with a mask, so :func:`vibook.networks.fit_bnn` and
-:func:`~vibook.networks.predict_proba` are compiled once for the whole run; each round
-warm-starts the fit from the previous round's variational parameters. The result keeps the
-last fit and the :class:`Standardizer` of the inputs, so new inputs can be predicted as the
-loop predicted its test set.
+:func:`run_active_learning` runs the loop as one compiled program, warm-starting each round's fit;
+its result keeps the last fit and the inputs' :class:`Standardizer`, so new inputs can be predicted
+as the test set was.
 
 References
 ----------
-Houlsby, Huszar, Ghahramani and Lengyel 2011, "Bayesian active learning for classification
-and preference learning", arXiv:1112.5745.
+Houlsby, Huszar, Ghahramani and Lengyel 2011, "Bayesian active learning for classification and
+preference learning", arXiv:1112.5745.
 Gal, Islam and Ghahramani 2017, "Deep Bayesian active learning with image data", ICML.
 """
 
@@ -59,10 +53,8 @@ class Standardizer(NamedTuple):
 
     Attributes
     ----------
-    mean : ndarray of float32 of shape (d,)
-        What is subtracted from each feature.
-    sd : ndarray of float32 of shape (d,)
-        What each centred feature is divided by (1 for a feature constant on the data).
+    mean, sd : ndarray of float32 of shape (d,)
+        Each feature's shift and divisor (sd is 1 for a feature constant on the data).
     """
 
     mean: np.ndarray
@@ -95,24 +87,20 @@ class ActiveLearningResult(NamedTuple):
     ----------
     acquisition : str
         The acquisition function's name.
-    n_labels : array of int of shape (n_rounds + 1,)
-        Labelled points after each round (the first entry is the starting set).
-    accuracy : array of shape (n_rounds + 1,)
-        Test accuracy of the posterior predictive after each round.
+    n_labels, accuracy : arrays of shape (n_rounds + 1,)
+        Labelled points (int) and test accuracy of the posterior predictive after each round; the
+        first entry is the starting set.
     order : array of int of shape (n_initial + n_rounds * batch_size,)
-        Pool indices in the order they were labelled: the starting set, then each batch,
-        best-scoring first.
+        Pool indices in the order labelled: the starting set, then each batch, best first.
     scores : array of shape (n_rounds, n_pool)
-        The acquisition scores of the pool at each round, before that round's batch was
-        labelled (NaN for points labelled earlier).
+        Pool scores at each round, before its batch was labelled (NaN for points labelled earlier).
     seconds : float
         Wall-clock time of the run, compilation included.
     fit : BNNFit
         The last round's fit, on standardised inputs: predict new inputs ``x`` with
         ``predict_proba(key, fit, scaler.apply(x))``.
     scaler : Standardizer
-        The standardisation the loop applied to the pool and test inputs (the identity when
-        ``standardize=False``).
+        The standardisation of the pool and test inputs (the identity if ``standardize=False``).
     """
 
     acquisition: str
@@ -149,61 +137,45 @@ def run_active_learning(
 ) -> ActiveLearningResult:
     """Pool-based active learning with a Bayesian neural network, compiled once.
 
-    Start from ``n_initial_per_class`` labelled points of each class; then, ``n_rounds``
-    times: score the unlabelled pool with ``acquisition`` on ``num_draws`` posterior draws,
-    label the ``batch_size`` best points, and refit the BNN (:func:`vibook.networks.fit_bnn`,
-    mean-field VI) warm-started from the last round's variational parameters for
-    ``num_steps`` steps. Test accuracy is recorded after every fit (Gal et al. 2017).
-
-    The labelled set lives in arrays sized for the final number of labels, padded and
-    masked, so every fit and prediction has the same shapes and nothing is compiled after
-    the first round.
+    Start from ``n_initial_per_class`` labelled points of each class; then, ``n_rounds`` times:
+    score the unlabelled pool with ``acquisition`` on ``num_draws`` posterior draws, label the
+    ``batch_size`` best points, and refit the mean-field BNN (:func:`vibook.networks.fit_bnn`)
+    for ``num_steps`` steps, warm-started from the last round's parameters. Test accuracy is
+    recorded after every fit (Gal et al. 2017). The labelled set is kept in arrays of its final
+    size with a mask, so :func:`~vibook.networks.fit_bnn` and :func:`~vibook.networks.predict_proba`
+    are compiled in the first round only.
 
     Parameters
     ----------
     rng_key : jax.random key
         Drives the starting set, the fits, the posterior draws and random acquisition.
-    x_pool : array of shape (n_pool, d)
-        Inputs of the pool (the labels are revealed only when acquired).
-    y_pool : array of int of shape (n_pool,)
-        The pool's labels (the oracle).
-    x_test : array of shape (n_test, d)
-        Held-out inputs.
-    y_test : array of int of shape (n_test,)
-        Held-out labels.
-    acquisition : str
-        ``"bald"``, ``"max_entropy"``, ``"variation_ratios"`` or ``"random"``.
+    x_pool, y_pool : arrays of shape (n_pool, d) and of int of shape (n_pool,)
+        The pool's inputs and its labels (the oracle: a label is revealed only when acquired).
+    x_test, y_test : arrays of shape (n_test, d) and of int of shape (n_test,)
+        Held-out inputs and labels.
+    acquisition : {"bald", "max_entropy", "variation_ratios", "random"}
     n_classes : int, optional
-        Number of classes; ``max(y_pool) + 1`` by default.
-    n_initial_per_class : int
-        Size per class of the random starting set.
-    batch_size : int
-        Points labelled per round.
-    n_rounds : int
-        Acquisition rounds.
+        Number of classes; by default one more than the largest label in ``y_pool`` and ``y_test``.
+    n_initial_per_class, batch_size, n_rounds : int
+        Random starting points per class, points labelled per round, and acquisition rounds.
     num_draws : int
         Posterior draws for the scores and for the test predictions.
     hidden, activation, prior_scale
         The network (see :func:`vibook.models.bnn.bnn`).
-    num_steps : int
-        SVI steps per fit.
+    num_steps, learning_rate
+        SVI steps per fit and Adam step size.
     initial_fits : int
         The first fit, from scratch, runs ``initial_fits`` consecutive warm-started calls of
-        ``num_steps`` steps (the same compiled program), so it converges before the first
-        acquisition.
-    learning_rate : float
-        Adam step size.
+        ``num_steps`` steps (one compiled program), so it converges before the first acquisition.
     standardize : bool
         Centre and scale every input feature by the pool's mean and sd (the pool's inputs are
         known, only its labels are not); features constant on the pool are left unscaled.
     callback : callable, optional
-        Called after each fit as ``callback(round, n_labels, accuracy)``; round 0 is the
-        starting set.
+        Called after each fit as ``callback(round, n_labels, accuracy)``; round 0 is the start.
 
     Returns
     -------
     ActiveLearningResult
-        The record of the run, with its last fit and its input standardisation.
     """
     start = time.perf_counter()
     rng_key = check_key(rng_key)
@@ -324,9 +296,8 @@ def run_active_learning(
 def _initial_params(rng_key, x, *, n_classes, hidden, activation, prior_scale):
     """The guide's starting parameters, typed exactly as a fit returns them.
 
-    ``fit_bnn`` started with ``init_params=None`` compiles for the guide's own initial values,
-    some of which are weakly typed, and a warm start then compiles a second time; starting
-    every fit from explicit float32 parameters keeps it to one program.
+    ``fit_bnn`` with ``init_params=None`` compiles for the guide's own, partly weakly typed,
+    initial values, and a warm start compiles again; explicit float32 parameters keep one program.
     """
     config = dict(n_classes=n_classes, hidden=hidden, activation=activation)
     with numpyro.handlers.seed(rng_seed=rng_key):
@@ -339,10 +310,8 @@ def labels_to_reach(n_labels, accuracy, target: float = 0.95) -> float:
 
     Parameters
     ----------
-    n_labels : array of int of shape (n,)
-        Labels after each round, increasing.
-    accuracy : array of shape (n,)
-        Test accuracy after each round.
+    n_labels, accuracy : arrays of shape (n,)
+        Labels (int, increasing) and test accuracy after each round.
     target : float
         Accuracy to reach, in (0, 1].
 

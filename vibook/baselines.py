@@ -1,20 +1,19 @@
 """Non-Bayesian baselines with the BNN's architecture: MAP, MC dropout and deep ensembles.
 
-The network is :func:`vibook.models.bnn.bnn_apply` (same layers, same initialisation from
-the same prior), trained by Adam (``numpyro.optim``) on the log posterior, i.e. the
-negative log-likelihood plus the Gaussian prior's L2 penalty:
+The network is :func:`vibook.models.bnn.bnn_apply` (same layers, initialised from the same prior),
+trained by Adam (``numpyro.optim``) on the log posterior: the negative log-likelihood plus the
+Gaussian prior's L2 penalty.
 
 * ``method="map"``: one network, a point estimate; its softmax is all the uncertainty it has.
-* ``method="dropout"``: trained with dropout on the hidden units and predicted with dropout
-  left on; the spread over dropout masks approximates a posterior (Gal and Ghahramani 2016).
-* ``method="ensemble"``: several networks from different random starts, trained
-  independently (vectorised, one compilation); the spread over members is the uncertainty
-  (Lakshminarayanan et al. 2017, without the adversarial-training option).
+* ``method="dropout"``: trained and predicted with dropout on the hidden units; the spread over
+  dropout masks approximates a posterior (Gal and Ghahramani 2016).
+* ``method="ensemble"``: networks from different random starts, trained independently (vectorised,
+  one compilation); the spread over members is the uncertainty (Lakshminarayanan et al. 2017,
+  without the adversarial-training option).
 
 Every method predicts with :func:`mlp_predict_proba` (shape (n_draws, n, n_classes)) or
-:func:`mlp_predict_regression`, so the scores in :mod:`vibook.metrics` apply to all of them
-and to the BNN alike. :func:`class_probability_draws` predicts from either kind of fit, and
-:func:`score_table` scores several classifiers side by side.
+:func:`mlp_predict_regression`, so the scores of :mod:`vibook.metrics` and :func:`score_table` apply
+to them and to the BNN alike.
 """
 
 from __future__ import annotations
@@ -174,22 +173,18 @@ def fit_mlp(
     ----------
     rng_key : jax.random key
         Drives initialisation, minibatches and dropout masks.
-    x : array of shape (n, d)
-        Inputs.
-    y : array of shape (n,)
-        Regression targets, or integer labels when ``n_classes`` is given.
+    x, y : arrays of shape (n, d) and (n,)
+        Inputs, and regression targets or (with ``n_classes``) integer labels.
     method : {"map", "dropout", "ensemble"}
         Which baseline (see the module docstring).
     n_classes : int, optional
         Number of classes; ``None`` for regression (Gaussian likelihood, learned noise sd).
-    hidden, activation : as in :func:`vibook.models.bnn.bnn`
-    prior_scale : float
-        The Gaussian prior behind the L2 penalty, as in :func:`vibook.models.bnn.bnn`.
+    hidden, activation, prior_scale
+        As in :func:`vibook.models.bnn.bnn`; the Gaussian prior gives the L2 penalty.
     dropout : float
-        Drop probability of hidden units, in (0, 1), for ``method="dropout"`` (checked but
-        unused otherwise).
+        Hidden-unit drop probability in (0, 1), used by ``method="dropout"`` (always checked).
     n_members : int
-        Ensemble size for ``method="ensemble"`` (checked but unused otherwise).
+        Ensemble size, used by ``method="ensemble"`` (always checked).
     num_steps, learning_rate, batch_size
         Adam steps, step size, and minibatch size (full batch by default).
 
@@ -274,7 +269,6 @@ def mlp_predict_proba(rng_key, fit: MLPFit, x, *, num_draws: int = 100):
     fit : MLPFit
         A classification fit.
     x : array of shape (n, d)
-        Inputs.
     num_draws : int
         Dropout masks for ``method="dropout"``; MAP gives 1 row and an ensemble one per member.
 
@@ -308,10 +302,7 @@ def class_probability_draws(rng_key, fit, x, *, num_draws: int = 100) -> np.ndar
     """Class probabilities of a BNN or of a baseline, one row per draw.
 
     A :class:`~vibook.networks.BNNFit` gives ``num_draws`` posterior draws of the weights
-    (:func:`vibook.networks.predict_proba`); an :class:`MLPFit` gives one row for MAP, one per
-    member for an ensemble and ``num_draws`` dropout masks for MC dropout
-    (:func:`mlp_predict_proba`). Either way the result goes straight into :func:`score_table`
-    and the uncertainty scores of :mod:`vibook.metrics`.
+    (:func:`vibook.networks.predict_proba`), an :class:`MLPFit` those of :func:`mlp_predict_proba`.
 
     Parameters
     ----------
@@ -320,7 +311,6 @@ def class_probability_draws(rng_key, fit, x, *, num_draws: int = 100) -> np.ndar
     fit : BNNFit or MLPFit
         A classification fit of :func:`vibook.networks.fit_bnn` or :func:`fit_mlp`.
     x : array of shape (n, d)
-        Inputs.
     num_draws : int
         Posterior draws of a BNN, dropout masks of MC dropout.
 
@@ -353,21 +343,13 @@ def _draws(probs, name, n=None, n_classes=None):
 def score_table(probs_by_method, y, *, ood=None, n_bins: int = 15) -> pd.DataFrame:
     """Accuracy, NLL, calibration and OOD detection of several classifiers, one row each.
 
-    Every score is taken of the posterior predictive, the mean over draws: accuracy, mean
-    negative log-likelihood (:func:`vibook.metrics.nll`), expected calibration error
-    (:func:`vibook.metrics.expected_calibration_error`) and the mean of the top probability
-    (compare it with the accuracy: below it is underconfident, above it overconfident). For
-    each out-of-distribution set in ``ood`` it adds the AUROC of telling those inputs from the
-    test inputs (:func:`vibook.metrics.ood_auroc`) by predictive entropy and by mutual
-    information.
-
     Parameters
     ----------
     probs_by_method : dict of str to array
         Each method's class probabilities on the test inputs, of shape (n_draws, n, n_classes)
         as :func:`class_probability_draws` returns them, or (n, n_classes) for one draw.
     y : array of int of shape (n,)
-        The test labels.
+        Test labels.
     ood : dict of str to dict of str to array, optional
         Out-of-distribution sets by name; each maps some of the methods to their class
         probabilities on that set's inputs, shaped as in ``probs_by_method``.
@@ -377,10 +359,14 @@ def score_table(probs_by_method, y, *, ood=None, n_bins: int = 15) -> pd.DataFra
     Returns
     -------
     pandas.DataFrame
-        One row per method, in the order given; columns ``accuracy``, ``nll``, ``ece``,
-        ``mean confidence`` and, for each OOD set ``name``, ``"name, entropy"`` and
-        ``"name, MI"``. NaN marks a method missing from an OOD set, and the MI of a method
-        with a single draw (its mutual information is zero everywhere).
+        One row per method, in the order given, scored on the posterior predictive (the mean over
+        draws): ``accuracy``, ``nll`` (:func:`vibook.metrics.nll`), ``ece``
+        (:func:`vibook.metrics.expected_calibration_error`), ``mean confidence`` (the mean top
+        probability: below the accuracy is underconfident, above it overconfident) and, for each OOD
+        set ``name``, the AUROC (:func:`vibook.metrics.ood_auroc`) of telling its inputs from the
+        test inputs by predictive entropy (``"name, entropy"``) and by mutual information
+        (``"name, MI"``). NaN marks a method missing from an OOD set, and the MI of a method with
+        one draw (its MI is zero everywhere).
     """
     if not isinstance(probs_by_method, Mapping) or not probs_by_method:
         raise TypeError(

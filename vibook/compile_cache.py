@@ -1,15 +1,12 @@
 """JAX's persistent compilation cache, kept in the user's cache directory.
 
-Every model that JAX runs is first compiled by XLA, and in a notebook that compile time is
-most of the wait before the first result. With the persistent cache on, each compiled
-program is written to disk and the next run of the same notebook (a new kernel, the same
-code and shapes) reads it back instead of compiling again.
+JAX compiles every program with XLA, and in a notebook that compile time is most of the wait before
+the first result. With the persistent cache on, compiled programs are written to disk and the next
+run of the same notebook (a new kernel, the same code and shapes) reads them back.
 
-The cache lives under the user's cache directory, ``$XDG_CACHE_HOME/vibook/jax`` (or
-``~/.cache/vibook/jax``), never inside a project or the repository. Importing vibook changes
-no JAX setting: the cache is on only after :func:`enable_compile_cache` is called (each
-notebook's first cell calls it), and ``VIBOOK_COMPILE_CACHE=0`` makes that call do nothing
-(for a cold run).
+The folder (:func:`default_cache_dir`) is never inside a project or the repository. Importing vibook
+changes no JAX setting: the cache is on only after :func:`enable_compile_cache` (each notebook's
+first cell calls it); ``VIBOOK_COMPILE_CACHE=0`` makes that call do nothing (a cold run).
 """
 
 from __future__ import annotations
@@ -20,14 +17,15 @@ from pathlib import Path
 import jax
 from jax.experimental.compilation_cache import compilation_cache
 
+from vibook._checks import check_real
+
 __all__ = ["default_cache_dir", "enable_compile_cache"]
 
 
 def default_cache_dir() -> Path:
-    """The folder vibook's compilation cache uses unless told otherwise.
+    """The default cache folder: ``$XDG_CACHE_HOME/vibook/jax``, else ``~/.cache/vibook/jax``.
 
-    ``$XDG_CACHE_HOME/vibook/jax`` when ``XDG_CACHE_HOME`` is set (and absolute), else
-    ``~/.cache/vibook/jax``, following the XDG base-directory convention.
+    ``XDG_CACHE_HOME`` counts only when set and absolute (the XDG base-directory convention).
     """
     base = os.environ.get("XDG_CACHE_HOME", "")
     root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
@@ -42,29 +40,23 @@ def enable_compile_cache(
     Parameters
     ----------
     path : str or path-like, optional
-        Folder for the cache; :func:`default_cache_dir` when not given. It is created if
-        missing.
+        Folder for the cache, created if missing; :func:`default_cache_dir` by default.
     min_compile_seconds : float
-        Only programs whose compilation took at least this long are stored. The default, 0,
-        stores all of them: a notebook compiles many small programs (one per model, guide
-        and shape) whose times add up.
+        Only programs that took at least this long to compile are stored; the default, 0, keeps all,
+        as a notebook's many small programs (one per model, guide and shape) add up.
 
     Returns
     -------
     pathlib.Path or None
-        The cache folder in use; None when ``VIBOOK_COMPILE_CACHE=0`` (or ``false``) is set,
-        which leaves the cache off.
+        The cache folder in use; None (cache off) when ``VIBOOK_COMPILE_CACHE`` is ``0``/``false``.
 
     Examples
     --------
     >>> import vibook
     >>> folder = vibook.enable_compile_cache()  # doctest: +SKIP
     """
-    if isinstance(min_compile_seconds, bool) or not isinstance(min_compile_seconds, int | float):
-        raise TypeError(
-            f"min_compile_seconds must be a number >= 0; got {type(min_compile_seconds).__name__}"
-        )
-    if not min_compile_seconds >= 0:
+    min_compile_seconds = check_real(min_compile_seconds, "min_compile_seconds")
+    if min_compile_seconds < 0:
         raise ValueError(f"min_compile_seconds must be a number >= 0; got {min_compile_seconds}")
     if os.environ.get("VIBOOK_COMPILE_CACHE", "1") in ("0", "false", "False"):
         return None

@@ -1,7 +1,7 @@
 """Text corpora as padded sparse rows: gensim's Lee corpus and synthetic LDA corpora.
 
-Nothing here touches the network: the Lee background corpus ships inside gensim's test data,
-and a synthetic corpus is drawn from LDA itself, with its true topics kept for scoring.
+Nothing here touches the network: the Lee corpus ships in gensim's test data, and a synthetic corpus
+is drawn from LDA itself, its true topics kept for scoring.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vibook._checks import check_array, check_positive, check_positive_int
+from vibook._checks import check_array, check_positive, check_positive_int, check_seed
 
 __all__ = ["Corpus", "corpus_from_counts", "load_lee_corpus", "make_lda_corpus"]
 
@@ -19,25 +19,20 @@ __all__ = ["Corpus", "corpus_from_counts", "load_lee_corpus", "make_lda_corpus"]
 class Corpus:
     """A bag-of-words corpus as padded sparse rows, ready for :func:`vibook.models.lda`.
 
-    Document ``d`` holds ``counts[d, j]`` copies of word ``word_ids[d, j]``; each row lists
-    the document's distinct words first and is padded with zero counts (word id 0) up to the
-    longest document's number of distinct words. This keeps every minibatch a dense
-    (batch, slots) block that JAX can gather from, without a dense (n_docs, n_vocab) matrix.
+    Document ``d`` holds ``counts[d, j]`` copies of word ``word_ids[d, j]``; each row lists its
+    distinct words, padded with zero counts (word id 0) to the longest document's number of distinct
+    words, so a minibatch is a dense (batch, slots) block, never (n_docs, n_vocab).
 
     Attributes
     ----------
-    counts : ndarray of shape (n_docs, n_slots)
-        Word counts (int32), zero in padding slots.
-    word_ids : ndarray of shape (n_docs, n_slots)
-        Vocabulary index of each slot (int32).
+    counts, word_ids : ndarray of shape (n_docs, n_slots)
+        Word counts, zero in padding slots, and the vocabulary index of each slot (both int32).
     vocab : tuple of str
         The words, by index.
     texts : tuple of tuple of str, optional
         The tokenised documents (stop words removed), for coherence scores.
-    topics : ndarray of shape (n_topics, n_vocab), optional
-        The true topic-word distributions of a synthetic corpus.
-    doc_topics : ndarray of shape (n_docs, n_topics), optional
-        The true topic proportions of each document of a synthetic corpus.
+    topics, doc_topics : ndarrays of shape (n_topics, n_vocab) and (n_docs, n_topics), optional
+        A synthetic corpus's true topic-word distributions and documents' topic proportions.
     """
 
     counts: np.ndarray
@@ -146,12 +141,10 @@ def corpus_from_counts(counts, vocab=None, **extra) -> Corpus:
 def load_lee_corpus(*, no_below: int = 5, no_above: float = 0.5) -> Corpus:
     """The Lee background corpus: 300 Australian news articles that ship with gensim.
 
-    Each article is lower-cased and tokenised by gensim's ``simple_preprocess``, English stop
-    words (``gensim.parsing.preprocessing.STOPWORDS``) are dropped, and words found in fewer
-    than ``no_below`` articles or in more than a fraction ``no_above`` of them are removed
-    (``Dictionary.filter_extremes``). The file is gensim's test data
-    (``gensim.test.utils.datapath("lee_background.cor")``, LGPL like gensim); nothing is
-    downloaded.
+    Articles are lower-cased and tokenised by gensim's ``simple_preprocess``, English stop words
+    (``gensim.parsing.preprocessing.STOPWORDS``) dropped, and rare and common words removed by
+    ``Dictionary.filter_extremes``. The file is gensim's test data
+    (``gensim.test.utils.datapath("lee_background.cor")``, LGPL like gensim); nothing is downloaded.
 
     Parameters
     ----------
@@ -163,8 +156,7 @@ def load_lee_corpus(*, no_below: int = 5, no_above: float = 0.5) -> Corpus:
     Returns
     -------
     Corpus
-        With ``texts``, the tokenised articles (stop words removed, before the frequency
-        filter), for coherence scores.
+        With ``texts``, the tokenised articles (stop words removed, before the frequency filter).
 
     References
     ----------
@@ -216,17 +208,14 @@ def make_lda_corpus(
 ) -> Corpus:
     """Draw a corpus from the LDA generative story, keeping the true topics.
 
-    Topics are ``Dirichlet(topic_word_prior)`` over the vocabulary, each document's
-    proportions ``Dirichlet(doc_topic_prior)`` over the topics; each of a document's
-    ``doc_length`` tokens picks a topic from its proportions, then a word from that topic
-    (Blei, Ng and Jordan 2003).
+    Topics are ``Dirichlet(topic_word_prior)`` over the vocabulary, each document's proportions
+    ``Dirichlet(doc_topic_prior)`` over the topics; each of its ``doc_length`` tokens picks a topic
+    from them, then a word from that topic (Blei, Ng and Jordan 2003).
 
     Parameters
     ----------
-    n_docs : int
-        Number of documents.
-    n_topics, n_vocab, doc_length : int
-        Topics ``K``, vocabulary size ``V`` and tokens per document.
+    n_docs, n_topics, n_vocab, doc_length : int
+        Documents, topics ``K``, vocabulary size ``V`` and tokens per document.
     doc_topic_prior : float, optional
         Dirichlet concentration of the proportions; ``1 / n_topics`` by default.
     topic_word_prior : float
@@ -247,11 +236,10 @@ def make_lda_corpus(
         1.0 / k if doc_topic_prior is None else check_positive(doc_topic_prior, "doc_topic_prior")
     )
     eta = check_positive(topic_word_prior, "topic_word_prior")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     topics = rng.dirichlet(np.full(v, eta), size=k)
     doc_topics = rng.dirichlet(np.full(k, alpha), size=n_docs)
-    # Each token: a topic from the document's proportions, then a word from that topic,
-    # by inverse-CDF sampling (no dense (n_docs, n_vocab) matrix is formed).
+    # Each token: a topic, then a word, by inverse-CDF sampling (no dense (n_docs, n_vocab) matrix).
     u = rng.random((n_docs, n))
     z = (u[..., None] > np.cumsum(doc_topics, axis=1)[:, None, :]).sum(-1)
     z = np.minimum(z, k - 1)

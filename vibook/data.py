@@ -1,11 +1,8 @@
-"""Data sets, all available offline.
+"""Data sets, all available offline: nothing here touches the network.
 
-Each one is shipped with vibook (small, with source and licence noted), shipped with a
-dependency (scikit-learn's digits), or generated from a known truth. Text corpora live in
-:mod:`vibook.corpora`.
-
-Nothing here touches the network. Shipped files live in ``vibook/datafiles/`` with a
-``README.md`` there giving each file's source and licence.
+Each is shipped with vibook (in ``vibook/datafiles/``, whose ``README.md`` gives each file's source
+and licence), shipped with a dependency (scikit-learn's digits), or generated from a known truth.
+Text corpora live in :mod:`vibook.corpora`.
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ from importlib import resources
 
 import numpy as np
 
-from vibook._checks import check_positive, check_positive_int
+from vibook._checks import check_array, check_bool, check_positive, check_positive_int, check_seed
 
 __all__ = [
     "FAITHFUL_COLUMNS",
@@ -35,10 +32,9 @@ FAITHFUL_COLUMNS = ("eruptions", "waiting")
 def load_faithful() -> np.ndarray:
     """The Old Faithful geyser data: 272 eruptions, each a duration and the wait before it.
 
-    Two clusters are plain to the eye (short eruptions after short waits, long after long),
-    which makes it the classic first data set for Gaussian mixtures (Bishop 2006, Fig. 9.1).
-    Shipped as ``vibook/datafiles/faithful.csv``; the values are those of R's
-    ``datasets::faithful`` (Azzalini and Bowman 1990; Härdle 1991), in the public domain.
+    Two clusters are plain to the eye (short eruptions after short waits, long after long), which
+    makes it the classic first data set for Gaussian mixtures (Bishop 2006, Fig. 9.1). Shipped as
+    ``vibook/datafiles/faithful.csv``: R's ``datasets::faithful``, in the public domain.
 
     Returns
     -------
@@ -47,9 +43,9 @@ def load_faithful() -> np.ndarray:
 
     References
     ----------
-    Azzalini and Bowman (1990), "A look at some data on the Old Faithful geyser",
-    *Applied Statistics* 39, 357-365. Härdle (1991), *Smoothing Techniques with
-    Implementation in S*, Springer.
+    Azzalini and Bowman (1990), "A look at some data on the Old Faithful geyser", *Applied
+    Statistics* 39, 357-365. Härdle (1991), *Smoothing Techniques with Implementation in S*,
+    Springer.
     """
     path = resources.files("vibook") / "datafiles" / "faithful.csv"
     with path.open("r", encoding="utf-8") as fh:
@@ -67,20 +63,15 @@ def make_mixture(
 ) -> dict[str, np.ndarray]:
     """Draw points from a random Gaussian mixture and return them with the truth behind them.
 
-    The means are placed at random with every pair at least ``separation`` apart (in units of
-    the cluster standard deviations, about 1), so recovery can be checked up to a renaming of
-    the clusters.
-
     Parameters
     ----------
-    n : int
-        Number of points.
-    n_components : int
-        Number of clusters ``K``.
+    n, n_components : int
+        Number of points, and of clusters ``K``.
     dim : int
         Dimension; ``1`` returns points of shape (n,), like the 1-D :func:`vibook.models.gmm`.
     separation : float
-        Minimum distance between two cluster means (> 0).
+        Minimum distance between two cluster means (> 0), in units of the cluster sds (about 1),
+        so recovery can be checked up to a renaming of the clusters.
     concentration : float
         The weights are a Dirichlet(concentration) draw; large values give near-equal weights.
     seed : int
@@ -89,16 +80,16 @@ def make_mixture(
     Returns
     -------
     dict
-        ``x`` (n,) or (n, dim), ``labels`` (n,) the true cluster of each point, ``weights``
-        (K,), ``locs`` (K,) or (K, dim), ``covariances`` (K, dim, dim). In 1-D the clusters are
-        sorted by mean, matching the ordered 1-D model.
+        ``x`` (n,) or (n, dim), ``labels`` (n,) the true cluster of each point, ``weights`` (K,),
+        ``locs`` (K,) or (K, dim), ``covariances`` (K, dim, dim). In 1-D the clusters are sorted
+        by mean, as in the ordered 1-D model.
     """
     n = check_positive_int(n, "n")
     k = check_positive_int(n_components, "n_components")
     dim = check_positive_int(dim, "dim")
     separation = check_positive(separation, "separation")
     concentration = check_positive(concentration, "concentration")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     box = separation * max(1.0, k ** (1.0 / dim))
     locs = [rng.uniform(-box, box, dim)]
     tries = 0
@@ -154,12 +145,11 @@ def gap_regression(n: int = 40, *, noise: float = 0.1, seed: int = 0) -> dict[st
     Returns
     -------
     dict
-        ``x`` (n, 1) float32 inputs, ``y`` (n,) targets, and ``f``, the noise-free function
-        (a callable of an array of inputs).
+        ``x`` (n, 1) float32, ``y`` (n,), and ``f``, the noise-free function (callable on arrays).
     """
     n = check_positive_int(n, "n", minimum=2)
     noise = check_positive(noise, "noise")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     left = rng.uniform(-2.0, GAP[0], n // 2)
     right = rng.uniform(GAP[1], 2.0, n - n // 2)
     x = np.sort(np.concatenate([left, right]))
@@ -186,7 +176,7 @@ def two_moons(n: int = 200, *, noise: float = 0.1, seed: int = 0) -> dict[str, n
 
     n = check_positive_int(n, "n", minimum=2)
     noise = check_positive(noise, "noise")
-    x, y = make_moons(n_samples=n, noise=noise, random_state=seed)
+    x, y = make_moons(n_samples=n, noise=noise, random_state=check_seed(seed))
     x = (x - x.mean(0)) / x.std(0)
     return {"x": x.astype(np.float32), "y": y.astype(np.int32)}
 
@@ -197,11 +187,10 @@ def load_digits_split(
     """scikit-learn's handwritten digits (8x8, 1797 images), split 70/30 stratified.
 
     Pixels (0-16) are divided by 16, so inputs lie in [0, 1]. The split is fixed by ``seed``
-    (scikit-learn's ``train_test_split``, stratified by digit). With ``classes`` only those
-    digits are kept, split the same way, and relabelled ``0..len(classes)-1`` in the order
-    given; the rest are returned as ``x_ood`` (all of them, train and test positions alike)
-    for out-of-distribution tests. The data ship with scikit-learn (UCI ML hand-written
-    digits, Alpaydin and Kaynak 1998; CC BY 4.0); nothing is downloaded.
+    (scikit-learn's ``train_test_split``, stratified by digit). With ``classes`` only those digits
+    are kept, split the same way, and relabelled ``0..len(classes)-1`` in the order given; all the
+    rest are returned as ``x_ood`` for out-of-distribution tests. The data ship with scikit-learn
+    (UCI ML hand-written digits, Alpaydin and Kaynak 1998; CC BY 4.0); nothing is downloaded.
 
     Parameters
     ----------
@@ -212,15 +201,14 @@ def load_digits_split(
     classes : sequence of int, optional
         Digits to keep as in-distribution.
     standardize : bool
-        Shift and scale every pixel by its mean and sd over the training images (sd 1 where
-        a pixel is constant), which suits networks whose prior assumes unit-scale inputs.
+        Shift and scale every pixel by its mean and sd over the training images (sd 1 where a
+        pixel is constant), which suits networks whose prior assumes unit-scale inputs.
 
     Returns
     -------
     dict
-        ``x_train`` (n_train, 64) float32, ``y_train`` (n_train,) int32, ``x_test``,
-        ``y_test``, and with ``classes`` also ``x_ood`` (n_ood, 64) and ``y_ood`` (the
-        original digit labels of the held-out classes).
+        ``x_train`` (n_train, 64) float32, ``y_train`` (n_train,) int32, ``x_test``, ``y_test``,
+        and with ``classes`` also ``x_ood`` (n_ood, 64) and ``y_ood`` (their original digits).
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -228,12 +216,13 @@ def load_digits_split(
     test_size = check_positive(test_size, "test_size")
     if not test_size < 1:
         raise ValueError(f"test_size must be in (0, 1); got {test_size}")
+    seed, standardize = check_seed(seed), check_bool(standardize, "standardize")
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype(np.float32)
     out = {}
     if classes is not None:
-        classes = [int(c) for c in classes]
-        if not classes or any(c < 0 or c > 9 for c in classes) or len(set(classes)) < 2:
+        classes = check_array(classes, "classes", ndim=1, integer=True).astype(int).tolist()
+        if any(c < 0 or c > 9 for c in classes) or len(set(classes)) < 2:
             raise ValueError(f"classes must be at least two distinct digits 0-9; got {classes}")
         keep = np.isin(y, classes)
         out["x_ood"], out["y_ood"] = x[~keep], y[~keep].astype(np.int32)
@@ -251,7 +240,7 @@ def load_digits_split(
     return out
 
 
-# --- Scaling: synthetic logistic-regression data of any size (notebook 11) ---
+# --- Scaling: synthetic logistic-regression data of any size (notebook 12) ---
 
 
 def synthetic_logistic(
@@ -266,23 +255,20 @@ def synthetic_logistic(
 
     Parameters
     ----------
-    n : int
-        Number of rows.
-    n_features : int
-        Number of input columns ``d``.
+    n, n_features : int
+        Number of rows, and of input columns ``d``.
     seed, truth_seed : int
         Seeds of the rows and of the true parameters.
 
     Returns
     -------
     dict
-        ``x`` (float32 array of shape (n, d)), ``y`` (int32 array of shape (n,)), and the
-        truth ``w`` (array of shape (d,)) and ``b`` (float).
+        ``x`` (float32, shape (n, d)), ``y`` (int32, shape (n,)), and the truth ``w`` (shape
+        (d,)) and ``b`` (float).
     """
     n = check_positive_int(n, "n")
     d = check_positive_int(n_features, "n_features")
-    seed = check_positive_int(seed, "seed", minimum=0)
-    truth_seed = check_positive_int(truth_seed, "truth_seed", minimum=0)
+    seed, truth_seed = check_seed(seed), check_seed(truth_seed, "truth_seed")
     truth = np.random.default_rng([truth_seed, 7])
     w = truth.normal(size=d) / np.sqrt(d)
     b = float(truth.normal(scale=0.5))

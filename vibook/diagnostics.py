@@ -1,8 +1,8 @@
 """Diagnostics: is this fit to be trusted.
 
-For variational fits, Pareto-smoothed importance sampling k-hat (Yao et al. 2018); for MCMC,
-R-hat, effective sample sizes, divergences and E-BFMI, with plain words for what they mean;
-and tools that compare posteriors from different methods side by side.
+For variational fits, Pareto-smoothed importance sampling k-hat (Yao et al. 2018); for MCMC, R-hat,
+effective sample sizes, divergences and E-BFMI, in plain words; and a side-by-side comparison of
+posteriors from different methods.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import wasserstein_distance
 
-from vibook._checks import check_positive
+from vibook._checks import check_positive, check_var_names, select_coords
 from vibook.fit import KHAT_GOOD, KHAT_OK, as_datatree, khat_reading
 from vibook.infer.psis import PSISResult, psis_diagnostic, psis_khat
 
@@ -34,8 +34,6 @@ __all__ = [
     "psis_khat",
     "select_scalar",
 ]
-
-# --- NUTS diagnostics and posterior comparison ---
 
 _SAMPLE_DIMS = ("chain", "draw")
 
@@ -66,22 +64,18 @@ def compare_posteriors(
 ) -> pd.DataFrame:
     """Compare the marginals of two or more posteriors, variable by variable, with a reference.
 
-    Posteriors from different methods (NUTS, mean-field and full-rank SVI, ...) are put side by
-    side: for each scalar component of each variable, its mean, standard deviation and central
-    interval under each method, and how far its marginal is from the reference's, measured by
-    the 1-D Wasserstein distance (the area between the two empirical CDFs; Villani 2009). The
-    distance is also given in units of the reference's standard deviation, so that variables
-    on different scales can be averaged into one accuracy figure.
+    Each scalar component's marginal under each method (NUTS, mean-field and full-rank SVI, ...) is
+    summarised and compared with the reference's by the 1-D Wasserstein distance: the area between
+    the two empirical CDFs (Villani 2009).
 
     Parameters
     ----------
     fits : mapping of str to DataTree or SVIFit
         Two or more posteriors, by method name: :func:`vibook.run_nuts` results or
-        :class:`vibook.SVIFit` objects (their ``posterior`` is used). Each needs a ``posterior``
-        group with ``chain`` and ``draw`` dimensions.
+        :class:`vibook.SVIFit` objects, each with a ``posterior`` group with ``chain`` and
+        ``draw`` dimensions.
     var_names : sequence of str, optional
-        Variables to compare; by default those present in every posterior, in the order of
-        the first.
+        Variables to compare; by default those in every posterior, in the order of the first.
     reference : str, optional
         The key of ``fits`` to measure distances from; the first one by default.
     ci_prob : float
@@ -90,15 +84,15 @@ def compare_posteriors(
     Returns
     -------
     pandas.DataFrame
-        One row per (``variable``, ``method``), with columns ``variable`` (a scalar label such
-        as ``"theta[0]"``), ``method``, ``mean``, ``sd``, ``ci_low``, ``ci_high``,
-        ``wasserstein`` (to the reference; 0 for the reference itself) and ``wasserstein_sd``
-        (the same divided by the reference's standard deviation).
+        One row per (``variable``, ``method``), with columns ``variable`` (a scalar label such as
+        ``"theta[0]"``), ``method``, ``mean``, ``sd``, ``ci_low``, ``ci_high``, ``wasserstein`` (to
+        the reference; 0 for the reference itself) and ``wasserstein_sd`` (the same in units of the
+        reference's sd, so that variables on different scales can be averaged).
 
     References
     ----------
-    Villani (2009), *Optimal Transport: Old and New*, Springer (the 1-D Wasserstein distance
-    as the L1 distance between CDFs).
+    Villani (2009), *Optimal Transport: Old and New*, Springer (the 1-D Wasserstein distance as the
+    L1 distance between CDFs).
     Yao, Vehtari, Simpson and Gelman (2018), "Yes, but did it work?: Evaluating variational
     inference", ICML (comparing VI marginals with a long MCMC run).
     """
@@ -112,24 +106,16 @@ def compare_posteriors(
     names = list(trees)
     if reference is None:
         reference = names[0]
-    elif reference not in trees:
+    elif not isinstance(reference, str) or reference not in trees:
         raise ValueError(f"reference must be one of the keys of fits {names}; got {reference!r}")
     ci_prob = check_positive(ci_prob, "ci_prob")
     if not ci_prob < 1:
         raise ValueError(f"ci_prob must be in (0, 1); got {ci_prob}")
     posteriors = {k: t["posterior"].to_dataset() for k, t in trees.items()}
     common = [v for v in posteriors[names[0]].data_vars if all(v in p for p in posteriors.values())]
-    if var_names is None:
-        var_names = common
-        if not var_names:
-            raise ValueError("the posteriors in fits have no variable in common")
-    else:
-        if isinstance(var_names, str):
-            var_names = [var_names]
-        for v in var_names:
-            lacking = [k for k, p in posteriors.items() if v not in p]
-            if lacking:
-                raise ValueError(f"variable {v!r} is missing from the posterior of {lacking}")
+    if not common:
+        raise ValueError("the posteriors in fits have no variable in common")
+    var_names = check_var_names(var_names, common) or common
 
     tail = (1 - ci_prob) / 2
     rows = []
@@ -165,20 +151,17 @@ class NUTSDiagnostics:
 
     Attributes
     ----------
-    n_divergent : int
-        Number of divergent transitions after warm-up, over all chains.
-    n_draws : int
-        Number of draws after warm-up, over all chains.
+    n_divergent, n_draws : int
+        Divergent transitions, and all draws, after warm-up over all chains.
     n_max_tree_depth : int
         Draws whose trajectory was cut off at the maximum tree depth (0 if not recorded).
     bfmi : ndarray of shape (n_chains,)
         E-BFMI of each chain.
     table : pandas.DataFrame
-        One row per scalar parameter (labelled like ``"theta[0]"``) with ``r_hat``,
-        ``ess_bulk`` and ``ess_tail``.
+        One row per scalar parameter (labelled like ``"theta[0]"``) with ``r_hat``, ``ess_bulk``
+        and ``ess_tail``.
     problems : tuple of str
-        One sentence per failed check, saying what is wrong and what to try; empty when every
-        check passed.
+        One sentence per failed check, saying what is wrong and what to try; empty if all passed.
     rhat_max, ess_min, bfmi_min : float
         The thresholds that were applied.
     """
@@ -243,27 +226,24 @@ def nuts_diagnostics(
 ) -> NUTSDiagnostics:
     """Check a NUTS run for the known ways it fails, and say in plain words what went wrong.
 
-    Four checks (Vehtari et al. 2021; Betancourt 2017): no divergent transitions (the sampler
-    met curvature too sharp for its step size and may have missed part of the posterior);
-    rank-normalised R-hat at most ``rhat_max`` (the chains agree); bulk and tail effective
-    sample sizes at least ``ess_min`` (means and intervals have small Monte Carlo error); and
-    E-BFMI at least ``bfmi_min`` in every chain (the momentum resampling moves through the
-    energy levels fast enough). Draws cut off at the maximum tree depth are reported too: a
-    sign of inefficiency rather than bias.
+    Four checks (Vehtari et al. 2021; Betancourt 2017): no divergent transitions (the sampler met
+    curvature too sharp for its step size and may miss part of the posterior); rank-normalised R-hat
+    at most ``rhat_max`` (the chains agree); bulk and tail effective sample sizes at least
+    ``ess_min`` (means and intervals have small Monte Carlo error); and E-BFMI at least ``bfmi_min``
+    in every chain (momentum resampling moves through the energy levels fast enough). Draws cut off
+    at the maximum tree depth are reported too: a sign of inefficiency, not bias.
 
     Parameters
     ----------
     idata : xarray.DataTree
-        A :func:`vibook.run_nuts` result: ``posterior`` and ``sample_stats`` (with
-        ``diverging`` and ``energy``) groups, with ``chain`` and ``draw`` dimensions.
+        A :func:`vibook.run_nuts` result: ``posterior`` and ``sample_stats`` (with ``diverging``
+        and ``energy``) groups, with ``chain`` and ``draw`` dimensions.
     var_names : sequence of str, optional
         Parameters for R-hat and ESS; all posterior variables by default.
-    rhat_max : float
-        Largest acceptable R-hat; 1.01 as Vehtari et al. (2021) recommend.
-    ess_min : float, optional
-        Smallest acceptable bulk and tail ESS; by default 100 per chain.
-    bfmi_min : float
-        Smallest acceptable E-BFMI; 0.3 as Betancourt (2016) suggests.
+    rhat_max, ess_min, bfmi_min : float
+        Thresholds: the largest acceptable R-hat (1.01, as Vehtari et al. 2021 recommend), the
+        smallest acceptable bulk and tail ESS (optional; by default 100 per chain) and E-BFMI (0.3,
+        as Betancourt 2016 suggests).
 
     Returns
     -------
@@ -276,8 +256,7 @@ def nuts_diagnostics(
     localization: an improved R-hat for assessing convergence of MCMC", Bayesian Analysis 16(2).
     Betancourt (2016), "Diagnosing suboptimal cotangent disintegrations in Hamiltonian Monte
     Carlo", arXiv:1604.00695.
-    Betancourt (2017), "A conceptual introduction to Hamiltonian Monte Carlo",
-    arXiv:1701.02434.
+    Betancourt (2017), "A conceptual introduction to Hamiltonian Monte Carlo", arXiv:1701.02434.
     """
     idata = as_datatree(idata, "idata")
     if "sample_stats" not in idata.children:
@@ -293,9 +272,7 @@ def nuts_diagnostics(
     bfmi_min = check_positive(bfmi_min, "bfmi_min")
     n_chains = idata["posterior"].sizes["chain"]
     ess_min = 100.0 * n_chains if ess_min is None else check_positive(ess_min, "ess_min")
-    if isinstance(var_names, str):
-        var_names = [var_names]
-
+    var_names = check_var_names(var_names, idata["posterior"].data_vars)
     table = azs.summary(idata, var_names=var_names, kind="diagnostics", round_to="none")
     table = table[["r_hat", "ess_bulk", "ess_tail"]]
     diverging = np.asarray(stats["diverging"].values, dtype=bool)
@@ -359,19 +336,25 @@ def nuts_diagnostics(
     )
 
 
-def select_scalar(posterior: xr.Dataset, var_name: str, coords: Mapping | None) -> xr.DataArray:
-    """``posterior[var_name]`` selected down to dims (chain, draw)."""
-    if var_name not in posterior:
-        raise ValueError(
-            f"var_name must be a posterior variable {list(posterior)}; got {var_name!r}"
-        )
-    da = posterior[var_name]
-    if coords:
-        da = da.sel(coords)
+def select_scalar(
+    posterior: xr.Dataset, var_name: str, coords: Mapping | None, *, names=("var_name", "coords")
+) -> xr.DataArray:
+    """``posterior[var_name]`` selected down to dims (chain, draw).
+
+    ``names`` are the caller's names for ``var_name`` and ``coords``, used in error messages.
+    """
+    if not isinstance(posterior, xr.Dataset):
+        raise TypeError(f"posterior must be an xarray Dataset; got {type(posterior).__name__}")
+    if not posterior.data_vars:
+        raise ValueError("posterior has no variables")
+    if not isinstance(var_name, str):
+        raise TypeError(f"{names[0]} must be a variable name (str); got {type(var_name).__name__}")
+    da = posterior[check_var_names(var_name, posterior, names[0])[0]]
+    da = select_coords(da, coords, names[1])
     extra = [d for d in da.dims if d not in _SAMPLE_DIMS]
     if extra:
         raise ValueError(
-            f"{var_name!r} has dimension(s) {extra} left: pass coords selecting one value of each, "
-            f"for example coords={{{extra[0]!r}: 0}}"
+            f"{var_name!r} has dimension(s) {extra} left: pass {names[1]} selecting one value "
+            f"of each, for example {names[1]}={{{extra[0]!r}: 0}}"
         )
     return da

@@ -1,15 +1,14 @@
 """The record of a variational fit, and the one way to read draws out of any fit.
 
-Everything above this module hands posteriors around in one of three forms: an
-:class:`SVIFit` (from :func:`vibook.run_svi`), an ArviZ ``xarray.DataTree`` with a
-``posterior`` group (from :func:`vibook.run_nuts`, or ``fit.posterior``), or a plain dict of
-draws. :func:`as_datatree` and :func:`as_draws` turn any of them into the form a caller
-needs, so no other module converts them itself.
+Posteriors travel as an :class:`SVIFit` (:func:`vibook.run_svi`), an ArviZ ``xarray.DataTree`` with
+a ``posterior`` group (:func:`vibook.run_nuts`, ``fit.posterior``) or a dict of draws;
+:func:`as_datatree` and :func:`as_draws` convert any of them, so no other module does.
 """
 
 from __future__ import annotations
 
 import copy
+import numbers
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -38,14 +37,11 @@ KHAT_GOOD, KHAT_OK = 0.5, 0.7
 
 
 def khat_reading(khat: float | None) -> str:
-    """What a PSIS k-hat value says about a variational fit, in words.
-
-    Below 0.5 the guide is close to the posterior (importance sampling from it is reliable);
-    0.5-0.7 usable, with care; above 0.7 the guide misses mass the posterior has: do not
-    trust it (Yao et al. 2018).
-    """
+    """What a PSIS k-hat value says about a variational fit, in words (Yao et al. 2018)."""
     if khat is None:
         return "not computed (the fit was run with psis_draws=None)"
+    if isinstance(khat, bool) or not isinstance(khat, numbers.Real):
+        raise TypeError(f"khat must be a number or None; got {type(khat).__name__}")
     if np.isnan(khat):
         return "undefined (a point-mass guide: there is no density to weigh)"
     if khat < KHAT_GOOD:
@@ -70,25 +66,20 @@ class SVIFit:
     losses : ndarray of shape (num_steps,)
         The loss (negative ELBO estimate) at each step.
     state : numpyro.infer.svi.SVIState
-        The optimiser state after the last step; pass it as ``run_svi(..., init_state=state)``
-        to continue the run where it stopped.
+        The optimiser state after the last step; ``run_svi(..., init_state=state)`` resumes it.
     model : callable
         The model that was fitted.
     posterior : xarray.DataTree
         ``num_draws`` draws from the fitted guide in a ``posterior`` group with dimensions
         ``(chain=1, draw=num_draws, ...)``, and the ``observed_data`` group, as NumPy arrays.
     fitted_guide : callable
-        The guide as it was given, untouched by the fit; use :attr:`guide` for one that is
-        set up and ready to draw from.
-    model_args : tuple
-        The positional arguments the model was fitted with.
-    model_kwargs : dict
-        The keyword arguments the model was fitted with.
+        The guide as given, untouched by the fit; :attr:`guide` is one set up to draw from.
+    model_args, model_kwargs : tuple, dict
+        The positional and keyword arguments the model was fitted with.
     khat : float or None
-        PSIS k-hat of the fit (Yao et al. 2018), computed inside the fit from
-        ``psis_draws`` draws of the guide; None when the fit was run with
-        ``psis_draws=None``. :func:`vibook.diagnostics.psis_diagnostic` computes it again on
-        request, with the importance weights.
+        PSIS k-hat of the fit (Yao et al. 2018) from ``psis_draws`` draws of the guide; None when
+        the fit was run with ``psis_draws=None``. :func:`vibook.diagnostics.psis_diagnostic`
+        computes it again, with the importance weights.
     """
 
     params: dict[str, Any]
@@ -105,10 +96,9 @@ class SVIFit:
     def guide(self) -> Callable:
         """The fitted guide, set up to draw from: ``fit.guide.sample_posterior(key, fit.params)``.
 
-        An autoguide learns the model's sites the first time it is called. The fit worked on
-        a copy of the guide, so on first access this sets up a copy of its own (one trace of
-        the guide with the fitted data, its effects blocked) and keeps it. Other guides are
-        returned as given.
+        An autoguide learns the model's sites when first called. The fit worked on a copy, so on
+        first access this sets up a copy of its own (one trace with the fitted data, effects
+        blocked) and keeps it. Other guides are returned as given.
         """
         guide = self.fitted_guide
         if not isinstance(guide, AutoGuide):
@@ -130,10 +120,7 @@ class SVIFit:
 
 
 def as_datatree(posterior, name: str = "posterior") -> xr.DataTree:
-    """The DataTree of a fit: ``posterior`` itself, or an :class:`SVIFit`'s ``posterior``.
-
-    ``name`` is the caller's argument, for the error message.
-    """
+    """``posterior`` if a DataTree, else the :class:`SVIFit`'s; ``name`` is for the error."""
     if isinstance(posterior, SVIFit):
         posterior = posterior.posterior
     if not isinstance(posterior, xr.DataTree) or "posterior" not in posterior.children:
@@ -158,10 +145,6 @@ def as_draws(
         The caller's argument, for the error messages.
     required : iterable of str
         Sites that must be present.
-
-    Returns
-    -------
-    dict of str to ndarray
     """
     if isinstance(posterior, Mapping) and not isinstance(posterior, xr.DataTree):
         out = {k: check_array(v, f"{name}[{k!r}]") for k, v in posterior.items()}

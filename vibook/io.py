@@ -14,10 +14,8 @@ A fit is saved as a *directory* of plain, portable files that other tools can re
 
 Arrays are read with ``allow_pickle=False``, so loading a directory never runs code from it.
 
-The guide and model of an SVI fit are Python functions and are *not* saved (that would need
-pickle). :func:`load` gives back a :class:`SavedFit` with the params, losses, optimiser state
-leaves and posterior; to continue the fit, rebuild the guide the same way and call
-:meth:`SavedFit.resume_state`::
+The model and guide are Python functions and are *not* saved (that would need pickle): to continue a
+fit, rebuild the guide the same way and call :meth:`SavedFit.resume_state`::
 
     saved = vibook.load("fit")
     guide = AutoNormal(model)                      # the same family as before
@@ -44,7 +42,8 @@ import xarray as xr
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.svi import SVIState
 
-from vibook.fit import SVIFit
+from vibook._checks import check_bool
+from vibook.fit import SVIFit, as_datatree
 
 __all__ = ["SavedFit", "load", "save"]
 
@@ -103,28 +102,19 @@ class SavedFit:
         loss=None,
         **model_kwargs,
     ) -> SVIState:
-        """The saved optimiser state, ready for ``run_svi(..., init_state=...)``.
+        """The saved optimiser state, for ``run_svi(..., guide=guide, init_state=...)``.
 
-        The state's layout depends on the model, guide and optimiser, so they are built again
-        here (``SVI(...).init`` on the same arguments) and the saved leaves are put into that
-        layout. The learning rate is not part of the state: continuing with a different one
-        is allowed.
+        The state's layout depends on model, guide and optimiser, so ``SVI(...).init`` rebuilds it
+        on the same arguments for the saved leaves to fill; the learning rate may change.
 
         Parameters
         ----------
-        model : callable
-            The model that was fitted.
-        *model_args, **model_kwargs
-            Its arguments, as given to :func:`vibook.run_svi`.
+        model, *model_args, **model_kwargs
+            The fitted model and its arguments, as given to :func:`vibook.run_svi`.
         guide : callable
             A guide of the same family as the saved one (for example ``AutoNormal(model)``).
         optimizer, learning_rate, loss
             As given to :func:`vibook.run_svi` (the defaults match its defaults).
-
-        Returns
-        -------
-        numpyro.infer.svi.SVIState
-            Pass it to :func:`vibook.run_svi` as ``init_state`` together with ``guide``.
         """
         if not callable(model):
             raise TypeError(f"model must be a NumPyro model function; got {type(model).__name__}")
@@ -220,7 +210,7 @@ def _write(fit, directory: Path) -> None:
 
 
 def save(fit, path, *, overwrite: bool = False) -> Path:
-    """Save a fit as a directory of NetCDF and ``.npz`` files (no pickle), to :func:`load` later.
+    """Save a fit as a new directory of NetCDF and ``.npz`` files (no pickle); return its path.
 
     Parameters
     ----------
@@ -228,16 +218,11 @@ def save(fit, path, *, overwrite: bool = False) -> Path:
         A result of :func:`vibook.run_svi` (or one read back by :func:`load`), or a posterior
         ``DataTree`` such as :func:`vibook.run_nuts` returns.
     path : str or os.PathLike
-        The directory to create. See the module docstring for what goes in it.
+        The directory to create (its files: see the module docstring).
     overwrite : bool
         If False (the default) an existing ``path`` is never touched and ``FileExistsError`` is
         raised. If True, an earlier vibook save at ``path`` is replaced; anything else there
         (a file, or a directory holding files vibook did not write) is still refused.
-
-    Returns
-    -------
-    pathlib.Path
-        The directory written.
 
     Raises
     ------
@@ -249,8 +234,9 @@ def save(fit, path, *, overwrite: bool = False) -> Path:
             "fit must be an SVIFit (from run_svi), a SavedFit (from load) or a DataTree "
             f"(from run_nuts); got {type(fit).__name__}"
         )
-    if not isinstance(overwrite, bool):
-        raise TypeError(f"overwrite must be True or False; got {type(overwrite).__name__}")
+    if isinstance(fit, xr.DataTree):
+        as_datatree(fit, "fit")
+    overwrite = check_bool(overwrite, "overwrite")
     path = _check_path(path)
     if path.exists() or path.is_symlink():
         if not overwrite:
@@ -266,8 +252,7 @@ def save(fit, path, *, overwrite: bool = False) -> Path:
     parent = path.absolute().parent
     if not parent.is_dir():
         raise FileNotFoundError(f"path's parent directory {str(parent)!r} does not exist")
-    # Write next to the target and move into place only once complete, so that a failed
-    # save never leaves a half-written directory or destroys the earlier save.
+    # Write beside path, then swap in: a failed save never half-writes or destroys a save.
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     try:
         _write(fit, tmp)
@@ -303,9 +288,8 @@ def load(path) -> SavedFit | xr.DataTree:
     Returns
     -------
     SavedFit or xarray.DataTree
-        A :class:`SavedFit` (params, losses, optimiser state leaves, posterior) for a saved
-        SVI fit; the ``DataTree`` itself for a saved DataTree. To continue an SVI fit, see
-        :meth:`SavedFit.resume_state`.
+        A :class:`SavedFit` for a saved SVI fit (continue it with :meth:`SavedFit.resume_state`);
+        the ``DataTree`` itself for a saved DataTree.
     """
     path = _check_path(path)
     manifest_file = path / _MANIFEST

@@ -1,8 +1,7 @@
 """Where vibook runs: inside a Jupyter kernel or not, and what that changes.
 
-A notebook shows progress bars; a terminal, a test run or CI does not. The kernel is told
-apart from a plain IPython shell by its class: Jupyter's ``ZMQInteractiveShell`` or a subclass
-of it (Google Colab's shell is one).
+A notebook shows progress bars; a terminal, a test run or CI does not. A kernel is told from a plain
+IPython shell by its class: Jupyter's ``ZMQInteractiveShell`` or a subclass (Colab's).
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """The one optimisation loop every fit in vibook runs: a scan of steps, a progress bar, a check.
 
-A fit is ``num_steps`` calls of ``state, loss = step(state, i)``. :func:`scan_steps` runs them
-as one ``jax.lax.scan``, so the whole loop compiles once, and can feed a progress bar from
-inside the compiled loop (:class:`Progress`). :func:`check_finite` then stops a run whose loss
-or parameters became NaN or infinite with an error that names the step and what to try.
+A fit is ``num_steps`` calls of ``state, loss = step(state, i)``: :func:`scan_steps` runs them as
+one ``jax.lax.scan`` (compiled once, feeding a :class:`Progress` bar from inside), and
+:func:`check_finite` stops a run whose loss or parameters became NaN or infinite, naming the step.
 """
 
 from __future__ import annotations
@@ -24,9 +23,8 @@ __all__ = ["Progress", "check_finite", "scan_steps"]
 class Progress:
     """A progress bar that a compiled loop reports to through ``jax.debug.callback``.
 
-    A compiled program keeps the Python objects it was traced with, so the program holds
-    this slot and each run puts its own bar in it (:meth:`showing`): a cached program run
-    again shows a fresh bar.
+    A compiled program keeps the Python objects it was traced with, so it holds this slot and each
+    run puts its own bar in it (:meth:`showing`): a cached program run again shows a fresh bar.
     """
 
     def __init__(self, desc: str = "SVI"):
@@ -62,10 +60,8 @@ def scan_steps(step: Callable, state, num_steps: int, *, progress: Progress | No
     ----------
     step : callable
         One optimisation step, traceable by JAX.
-    state : pytree
-        The starting state.
-    num_steps : int
-        Number of steps.
+    state, num_steps : pytree, int
+        The starting state and the number of steps.
     progress : Progress, optional
         Reported to about 50 times over the run and at the last step.
 

@@ -1,16 +1,11 @@
 """Scores for predictions: accuracy, likelihood, calibration, uncertainty and OOD detection.
 
-Probabilistic classifiers are judged on more than accuracy: the negative log-likelihood and
-the Brier score reward honest probabilities, the expected calibration error measures how far
-confidence is from accuracy, and the predictive entropy splits into an aleatoric part and an
-epistemic part (the mutual information between the label and the weights), which is what
-flags inputs unlike the training data. Two functions say what a finite test set can tell:
-:func:`paired_bootstrap`, whether a difference between two classifiers' scores exceeds what
-the choice of test points could produce, and :func:`ece_if_calibrated`, what ECE exactly
-calibrated probabilities would score on it.
+The predictive entropy splits into an aleatoric part and an epistemic part (the mutual information
+between label and weights), which flags inputs unlike the training data. :func:`paired_bootstrap`
+and :func:`ece_if_calibrated` say what a finite test set can tell.
 
-Functions taking ``probs`` accept class probabilities of shape (n, n_classes); the
-uncertainty functions take per-draw probabilities of shape (n_draws, n, n_classes), as
+Functions taking ``probs`` accept class probabilities of shape (n, n_classes); the uncertainty
+functions take per-draw probabilities of shape (n_draws, n, n_classes), as
 :func:`vibook.networks.predict_proba` returns them.
 """
 
@@ -22,7 +17,14 @@ import numpy as np
 from scipy.stats import bootstrap
 from sklearn.metrics import roc_auc_score
 
-from vibook._checks import check_array, check_choice, check_key, check_positive_int, check_real
+from vibook._checks import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_key,
+    check_positive_int,
+    check_real,
+)
 
 __all__ = [
     "accuracy",
@@ -104,8 +106,8 @@ def calibration_bins(probs, y, *, n_bins: int = 15) -> dict[str, np.ndarray]:
     probs : array of shape (n, n_classes)
     y : array of int of shape (n,)
     n_bins : int
-        Bins of equal width on [0, 1]; a point with confidence ``c`` falls in the bin
-        ``(lo, hi]`` containing it (confidence 0 goes in the first).
+        Bins of equal width on [0, 1]; a point with confidence ``c`` falls in the bin ``(lo, hi]``
+        containing it (confidence 0 goes in the first).
 
     Returns
     -------
@@ -144,13 +146,12 @@ def ece_if_calibrated(
 ) -> dict:
     """The ECE that ``probs`` would score on ``n`` points if they were exactly calibrated.
 
-    The ECE of a finite test set is not 0 even for a perfectly calibrated classifier: each
-    bin's accuracy is a mean of a few hits and misses. Draw the labels from ``probs``
-    themselves, so that the probabilities are calibrated by construction, and score the
-    ECE against them, ``num_draws`` times (consistency resampling, Bröcker and Smith 2007).
-    A measured ECE inside the resulting interval is what perfect calibration looks like on
-    that many points with that spread of confidences; two classifiers whose ECEs differ by
-    less than its width are not told apart by them.
+    On a finite test set even perfectly calibrated probabilities score an ECE above 0, each bin's
+    accuracy being a mean of a few hits and misses. Labels are drawn from ``probs`` themselves,
+    calibrated by construction, and the ECE scored against them ``num_draws`` times (consistency
+    resampling, Bröcker and Smith 2007). A measured ECE inside the interval is what perfect
+    calibration looks like on these points; ECEs differing by less than its width do not tell two
+    classifiers apart.
 
     Parameters
     ----------
@@ -167,8 +168,8 @@ def ece_if_calibrated(
     Returns
     -------
     dict
-        ``mean``, ``sd``, ``low`` and ``high`` (the percentile interval) of the ECE, and
-        ``draws`` (the ECE of each label set, shape (num_draws,)).
+        ``mean``, ``sd``, ``low`` and ``high`` (the percentile interval) of the ECE, and ``draws``
+        (the ECE of each label set, shape (num_draws,)).
     """
     rng_key = check_key(rng_key)
     p = _probs(probs)
@@ -260,26 +261,18 @@ def mutual_information(probs_draws) -> np.ndarray:
 def ood_auroc(scores_in, scores_out) -> float:
     """Area under the ROC curve for telling out-of-distribution inputs from in-distribution ones.
 
-    The probability that a random OOD input scores higher than a random in-distribution one
-    (ties count one half): 1 is perfect detection, 0.5 is chance. Higher score = "more OOD"
-    (an entropy, a mutual information, or minus the maximum probability). This is
+    The probability, in [0, 1], that a random OOD input scores higher than a random in-distribution
+    one (ties count one half): 1 is perfect detection, 0.5 is chance. A higher score means "more
+    OOD" (an entropy, a mutual information, or minus the maximum probability). This is
     :func:`sklearn.metrics.roc_auc_score` with the OOD inputs as the positive class.
 
     Parameters
     ----------
-    scores_in : array of shape (n_in,)
-        Scores of the in-distribution inputs.
-    scores_out : array of shape (n_out,)
-        Scores of the out-of-distribution inputs.
-
-    Returns
-    -------
-    float
-        The AUROC, in [0, 1].
+    scores_in, scores_out : array of shape (n_in,) and (n_out,)
+        Scores of the in-distribution and of the out-of-distribution inputs.
     """
     a = check_array(scores_in, "scores_in", ndim=1).astype(np.float64)
     b = check_array(scores_out, "scores_out", ndim=1).astype(np.float64)
-    # In-distribution inputs are the negatives (0), OOD ones the positives (1).
     labels = np.concatenate([np.zeros(len(a)), np.ones(len(b))])
     return float(roc_auc_score(labels, np.concatenate([a, b])))
 
@@ -297,26 +290,22 @@ def paired_bootstrap(
 ) -> dict[str, float]:
     """How sure a comparison of two classifiers on one test set is: a paired bootstrap.
 
-    Resamples the test points with replacement, the same points for both classifiers, and
-    recomputes ``metric(probs_a) - metric(probs_b)`` (or their ratio) on each resample
-    (Efron and Tibshirani 1993), with :func:`scipy.stats.bootstrap`. The percentile interval
-    says whether a difference the size of the one measured could come from which points
-    happened to be in the test set. A binned score such as
-    :func:`expected_calibration_error` is only as good as its sparsest bins, and this shows it.
+    Resamples the test points with replacement, the same points for both classifiers, and recomputes
+    ``metric(probs_a) - metric(probs_b)`` (or their ratio) on each resample (Efron and Tibshirani
+    1993) with :func:`scipy.stats.bootstrap`. The interval says whether a difference that size could
+    come from which points happened to be in the test set, which for a binned score such as
+    :func:`expected_calibration_error` is often the case.
 
     Parameters
     ----------
     rng_key : jax.random key
-        Drives the resampling (it seeds the NumPy generator scipy draws from: the same key
-        gives the same numbers).
+        Seeds the NumPy generator scipy draws from: the same key gives the same numbers.
     metric : callable
         ``metric(probs, y) -> float``, such as :func:`nll` or :func:`expected_calibration_error`.
     probs_a, probs_b : array of shape (n, n_classes)
         The two classifiers' probabilities for the same test points.
     y : array of int of shape (n,)
-        The test labels.
     num_resamples : int
-        Bootstrap resamples.
     level : float
         Coverage of the interval, in (0, 1).
     statistic : {"difference", "ratio"}
@@ -325,10 +314,9 @@ def paired_bootstrap(
     Returns
     -------
     dict
-        ``estimate`` (on the whole test set), ``low`` and ``high`` (the percentile interval),
-        ``sd`` (of the resampled statistic), and ``frac_below``: the share of resamples in
-        which the statistic is below 0 (difference) or 1 (ratio), i.e. in which ``a`` scores
-        lower than ``b``.
+        ``estimate`` (on the whole test set), ``low`` and ``high`` (the percentile interval), ``sd``
+        (of the resampled statistic), and ``frac_below``: the share of resamples in which the
+        statistic is below 0 (difference) or 1 (ratio), i.e. ``a`` scores lower than ``b``.
     """
     rng_key = check_key(rng_key)
     if not callable(metric):
@@ -354,7 +342,6 @@ def paired_bootstrap(
         raise ValueError(f"y must hold at least 2 test points to resample; got {n}")
 
     def resampled(idx, axis=-1):
-        # One row of point indices per resample: both classifiers see the same points.
         rows = np.atleast_2d(idx)
         out = np.array([stat(float(metric(a[i], y[i])), float(metric(b[i], y[i]))) for i in rows])
         return out if np.ndim(idx) > 1 else out[0]
@@ -384,16 +371,15 @@ def paired_bootstrap(
 def npmi_coherence(topics, texts, *, topn: int = 10, per_topic: bool = False):
     """Topic coherence: mean normalised pointwise mutual information of each topic's top words.
 
-    A topic reads as a theme when its top words co-occur in the texts more often than by
-    chance; NPMI scores each pair from -1 (never together) through 0 (independent) to 1
-    (always together), in sliding windows of 10 tokens (Bouma 2009; Röder, Both and
-    Hinneburg 2015). This calls gensim's ``CoherenceModel(coherence="c_npmi")``.
+    NPMI scores each pair of a topic's top words from -1 (never together) through 0 (independent) to
+    1 (always together) in sliding windows of 10 tokens (Bouma 2009; Röder, Both and Hinneburg
+    2015), with gensim's ``CoherenceModel(coherence="c_npmi")``.
 
     Parameters
     ----------
     topics : list of list of str
-        Each topic's words, most probable first (for instance from
-        :func:`vibook.topics.top_words`); only the first ``topn`` are used.
+        Each topic's words, most probable first (for instance from :func:`vibook.topics.top_words`);
+        only the first ``topn`` are used.
     texts : sequence of sequence of str
         The tokenised reference documents.
     topn : int
@@ -409,7 +395,12 @@ def npmi_coherence(topics, texts, *, topn: int = 10, per_topic: bool = False):
     from gensim.models.coherencemodel import CoherenceModel
 
     topn = check_positive_int(topn, "topn", minimum=2)
+    per_topic = check_bool(per_topic, "per_topic")
+    if not isinstance(topics, list | tuple) or not all(isinstance(t, list | tuple) for t in topics):
+        raise TypeError("topics must be a list of lists of words (str)")
     topics = [list(t) for t in topics]
+    if not all(isinstance(w, str) for t in topics for w in t):
+        raise TypeError("topics must hold words (str)")
     if not topics or any(len(t) < topn for t in topics):
         raise ValueError(f"topics must be a non-empty list of lists of >= {topn} words")
     if isinstance(texts, str | bytes) or not hasattr(texts, "__iter__"):

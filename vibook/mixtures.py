@@ -1,8 +1,7 @@
 """Working with the draws of a Gaussian mixture fit: clusters, densities, relabelling.
 
-The model is :func:`vibook.models.gmm`. Here: the covariance matrices of each draw, the
-responsibilities (the E-step of EM, averaged over draws), the posterior predictive density,
-point estimates, relabelling against label switching, and k-means starting values.
+For :func:`vibook.models.gmm`: per-draw covariances, responsibilities, the posterior predictive
+density, point estimates, relabelling against label switching, k-means starting values.
 """
 
 from __future__ import annotations
@@ -38,10 +37,7 @@ def _draws(posterior, name: str = "posterior") -> dict[str, np.ndarray]:
 
 
 def gmm_covariances(draws: dict) -> np.ndarray:
-    """Cluster covariance matrices of each draw, array of shape (n_draws, K, d, d).
-
-    For 1-D draws the result has shape (n_draws, K, 1, 1).
-    """
+    """Cluster covariance matrices of each draw, shape (n_draws, K, d, d); d = 1 for 1-D draws."""
     draws = _draws(draws, "draws")
     scales = draws["scales"]
     if scales.ndim == 2:  # 1-D data
@@ -81,8 +77,7 @@ def gmm_responsibilities(x, posterior) -> np.ndarray:
     r"""Posterior probability that each point belongs to each cluster, averaged over draws.
 
     For one draw, ``r_{ik} = w_k N(x_i | mu_k, Sigma_k) / sum_j w_j N(x_i | mu_j, Sigma_j)``
-    (the E-step of EM); the result averages this over the posterior draws. Relabel d-D NUTS
-    draws first (:func:`relabel_draws`), or the average mixes clusters.
+    (EM's E-step), averaged over draws; relabel d-D NUTS draws first (:func:`relabel_draws`).
 
     Parameters
     ----------
@@ -106,9 +101,8 @@ def gmm_responsibilities(x, posterior) -> np.ndarray:
 def gmm_log_predictive(x, posterior) -> np.ndarray:
     r"""Log posterior predictive density of each point, array of shape (n,).
 
-    ``log p(x_i | data) ≈ log (1/S) sum_s p(x_i | theta_s)``, the mixture density averaged
-    over ``S`` posterior draws. Renaming clusters leaves it unchanged, so it needs no
-    relabelling; its mean over held-out points is the held-out log-likelihood per point.
+    ``log p(x_i | data) ≈ log (1/S) sum_s p(x_i | theta_s)`` over ``S`` draws; it needs no
+    relabelling, and its mean over held-out points is the held-out log-likelihood per point.
 
     Parameters
     ----------
@@ -143,9 +137,8 @@ def gmm_point_estimate(posterior) -> dict[str, np.ndarray]:
 def relabel_draws(draws: dict, reference_locs) -> dict[str, np.ndarray]:
     """Rename the clusters of each draw to match a reference fit: undo label switching.
 
-    For every draw, the permutation of its clusters that brings its means closest (in summed
-    squared distance) to ``reference_locs`` is found by the Hungarian algorithm and applied to
-    every per-cluster site. A simple, widely used form of the relabelling of Stephens (2000).
+    Each draw's clusters are permuted (Hungarian algorithm) to bring their means closest, in summed
+    squared distance, to ``reference_locs``: a simple form of Stephens' (2000) relabelling.
 
     Parameters
     ----------
@@ -193,35 +186,29 @@ def gmm_init_values(
 ):
     """Starting values for a fit: k-means++ on a random subset, then a few Lloyd steps.
 
-    SVI on a mixture can stall in a poor local optimum when started from the prior; starting
-    from the best of a few quick clusterings of a few thousand points avoids most of them
-    (Arthur and Vassilvitskii 2007, "k-means++: the advantages of careful seeding"). The
-    clustering is scikit-learn's ``KMeans(init="k-means++")``; each cluster's points then give
-    its weight and spread.
+    SVI started from the prior can stall in a poor local optimum; the best of a few quick
+    clusterings of a few thousand points avoids most (Arthur and Vassilvitskii 2007, "k-means++: the
+    advantages of careful seeding"); each cluster's points give its weight and spread.
 
     Parameters
     ----------
-    x : array of shape (n,) or (n, d)
-        Data.
-    n_components : int
-        Number of clusters.
+    x, n_components : array of shape (n,) or (n, d), int
+        Data and number of clusters.
     seed : int
         Seed of the NumPy generator that picks the subset and seeds the clustering.
     subsample : int
         Number of points used (all of them if there are fewer).
     n_iter : int
-        Lloyd iterations after seeding, at most (``KMeans(max_iter=n_iter)``; it stops early
-        once the centres settle).
+        At most this many Lloyd iterations after seeding (``KMeans(max_iter=n_iter)``).
     n_init : int
         Independent seedings; the one with the smallest within-cluster sum of squares is kept.
 
     Returns
     -------
     dict of str to jax.Array
-        ``weights``, ``locs``, ``scales`` (and ``corr_chol`` for d-D data, the identity) in
-        the shapes :func:`gmm` uses, for ``numpyro.infer.init_to_value(values=...)``. They
-        are JAX arrays, not NumPy ones: NumPyro's transforms index their values with JAX
-        arrays, which NumPy arrays refuse inside a compiled fit.
+        ``weights``, ``locs``, ``scales`` (and ``corr_chol``, the identity, for d-D data) in
+        :func:`gmm`'s shapes, for ``numpyro.infer.init_to_value(values=...)``. JAX arrays: NumPyro's
+        transforms index them with JAX arrays, which NumPy arrays refuse inside a compiled fit.
     """
     x = check_array(x, "x", ndim=(1, 2))
     k = check_positive_int(n_components, "n_components")
@@ -242,8 +229,7 @@ def gmm_init_values(
         max_iter=n_iter,
         random_state=int(rng.integers(2**31 - 1)),
     )
-    # A few thousand points are clustered in milliseconds on one thread; OpenMP threads
-    # competing with a busy CPU (a fit, a notebook kernel) can take seconds instead.
+    # One thread: OpenMP threads competing with a busy CPU turn milliseconds into seconds.
     with threadpool_limits(limits=1, user_api="openmp"):
         kmeans.fit(pts)
     centres, label = kmeans.cluster_centers_, kmeans.labels_

@@ -1,11 +1,9 @@
 """Fitting a Bayesian neural network and predicting with it.
 
-:func:`fit_bnn` fits :func:`vibook.models.bnn` under :func:`vibook.models.bnn_guide` by
-mean-field SVI, compiled once per (configuration, data shape) and cached: call it again with
-new data of the same shape, or warm-started with ``init_params=fit.params``, and nothing is
-recompiled. :func:`predict_proba` and :func:`predict_regression` run the network under
-posterior draws of its weights, from a :class:`BNNFit`, an ``SVIFit`` or DataTree of
-``run_svi`` / ``run_nuts``, or a dict of draws.
+:func:`fit_bnn` fits :func:`vibook.models.bnn` under :func:`vibook.models.bnn_guide` by mean-field
+SVI, compiled once per configuration and data shape. :func:`predict_proba` and
+:func:`predict_regression` run the network under posterior draws of its weights, from a
+:class:`BNNFit`, an ``SVIFit`` or DataTree of ``run_svi`` / ``run_nuts``, or a dict of draws.
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ from numpyro.infer.util import log_density
 
 from vibook._checks import (
     check_array,
+    check_bool,
     check_choice,
     check_key,
     check_positive,
@@ -41,6 +40,7 @@ from vibook.models.bnn import (
     check_activation,
     check_hidden,
     check_xy,
+    layer_scales,
 )
 
 __all__ = [
@@ -124,10 +124,9 @@ def _program(
 def _map_program(config_items, num_steps, learning_rate, lr_schedule):
     """A compiled maximum-a-posteriori fit of :func:`bnn`: Adam on its log joint density.
 
-    The network starts from a standard initialisation, weights with sd ``sqrt(2 / fan_in)``
-    for ReLU-like activations (He et al. 2015) and ``sqrt(1 / fan_in)`` otherwise (LeCun et
-    al. 1998), biases at zero, whatever the prior, so a broad prior does not mean a poor start.
-    The regression noise sd is optimised on the log scale.
+    Whatever the prior, the network starts from a standard initialisation: weight sd
+    ``sqrt(2 / fan_in)`` for ReLU-like activations (He et al. 2015), ``sqrt(1 / fan_in)`` otherwise
+    (LeCun et al. 1998), biases at zero. The regression noise sd is optimised on the log scale.
     """
     config = dict(config_items)
     model = functools.partial(bnn, **config)
@@ -196,39 +195,32 @@ def fit_bnn(
 ) -> BNNFit:
     """Fit :func:`bnn` by mean-field SVI, compiled once and reused (Blundell et al. 2015).
 
-    The KL term between the Normal guide and Normal prior is computed exactly
-    (``TraceMeanField_ELBO``); only the likelihood is estimated by Monte Carlo. The whole run
-    is one ``jax.lax.scan`` compiled for the configuration and data shape, and cached: fitting
-    again with new data of the same shape (a padded labelled set with a new ``mask``) or from
-    ``init_params`` costs no compilation.
+    The KL between the Normal guide and prior is exact (``TraceMeanField_ELBO``); only the
+    likelihood is estimated by Monte Carlo. The run is one ``jax.lax.scan``, compiled per
+    configuration and data shape and cached: new data of the same shape (a padded labelled set with
+    a new ``mask``) or ``init_params`` cost no compilation.
 
-    Three standard refinements are opt-in. ``init_loc="map"`` first fits the network by
-    maximum a posteriori from a standard initialisation and starts the variational means
-    there with small sds, so SVI starts from a good network rather than from a random one and
-    only has to learn how far each weight may move (Krishnan et al. 2020).
-    ``local_reparam=True`` estimates the same ELBO with lower variance
-    (:class:`LocalReparamELBO`, Kingma et al. 2015). ``lr_schedule="cosine"`` decays the step
-    size to 1% of ``learning_rate`` (Loshchilov and Hutter 2017), so the last steps average
-    out the gradient noise instead of riding on it.
+    Three standard refinements are opt-in. ``init_loc="map"`` starts the variational means, with
+    small sds, at a maximum-a-posteriori fit from a standard initialisation, so SVI only has to
+    learn how far each weight may move (Krishnan et al. 2020). ``local_reparam=True`` estimates the
+    same ELBO with lower variance (:class:`LocalReparamELBO`, Kingma et al. 2015).
+    ``lr_schedule="cosine"`` decays the step size to 1% of ``learning_rate`` (Loshchilov and Hutter
+    2017), so the last steps average out the gradient noise.
 
     Parameters
     ----------
     rng_key : jax.random key
         Drives the initialisation (when ``init_params`` is None), minibatches and the ELBO.
-    x : array of shape (n, d)
-        Inputs.
-    y : array of shape (n,)
-        Targets or integer labels.
+    x, y : arrays of shape (n, d) and (n,)
+        Inputs, and targets or integer labels.
     n_classes, hidden, activation, prior_scale, noise_scale, learn_prior_scale
         As in :func:`bnn`.
     mask : array of bool of shape (n,), optional
         Which points count; all of them by default.
     init_params : dict, optional
         ``fit.params`` of an earlier fit with the same configuration: a warm start.
-    num_steps : int
-        Adam steps.
-    learning_rate : float
-        Adam step size.
+    num_steps, learning_rate : int, float
+        Adam steps and step size.
     batch_size : int, optional
         Minibatch size; full batch by default.
     num_particles : int
@@ -236,12 +228,9 @@ def fit_bnn(
     init_scale : float
         Initial sd of each weight's Normal.
     init_loc : {"prior", "map"}
-        Where the variational means start: a draw from the prior, or the weights of a
-        maximum-a-posteriori fit of ``map_steps`` Adam steps (ignored with ``init_params``).
-    map_steps : int
-        Full-batch Adam steps of the MAP fit for ``init_loc="map"``.
-    map_learning_rate : float
-        Adam step size of the MAP fit.
+        Start of the variational means: a prior draw or a MAP fit (ignored with ``init_params``).
+    map_steps, map_learning_rate : int, float
+        Full-batch Adam steps and step size of the MAP fit.
     lr_schedule : {"constant", "cosine"}
         Step size of both fits: constant, or cosine-decayed to 1%.
     local_reparam : bool
@@ -257,10 +246,10 @@ def fit_bnn(
     He, K. et al. (2015). Delving deep into rectifiers. ICCV.
     Kingma, D. P., Salimans, T. and Welling, M. (2015). Variational dropout and the local
     reparameterization trick. NeurIPS.
-    Krishnan, R., Subedar, M. and Tickoo, O. (2020). Specifying weight priors in Bayesian
-    deep neural networks with empirical Bayes. AAAI.
-    Loshchilov, I. and Hutter, F. (2017). SGDR: stochastic gradient descent with warm
-    restarts. ICLR.
+    Krishnan, R., Subedar, M. and Tickoo, O. (2020). Specifying weight priors in Bayesian deep
+    neural networks with empirical Bayes. AAAI.
+    Loshchilov, I. and Hutter, F. (2017). SGDR: stochastic gradient descent with warm restarts.
+    ICLR.
     """
     rng_key = check_key(rng_key)
     x, y, n_classes = check_xy(x, y, n_classes)
@@ -277,18 +266,19 @@ def fit_bnn(
         batch_size = check_positive_int(batch_size, "batch_size")
         if batch_size >= x.shape[0]:
             batch_size = None
+    hidden = check_hidden(hidden)
+    layer_scales(prior_scale, len(hidden) + 1)  # checks prior_scale
     config = {
         "n_classes": n_classes,
-        "hidden": check_hidden(hidden),
+        "hidden": hidden,
         "activation": check_activation(activation),
         "prior_scale": tuple(prior_scale) if isinstance(prior_scale, Sequence) else prior_scale,
         "noise_scale": check_positive(noise_scale, "noise_scale"),
-        "learn_prior_scale": bool(learn_prior_scale),
+        "learn_prior_scale": check_bool(learn_prior_scale, "learn_prior_scale"),
     }
     init_loc = check_choice(init_loc, "init_loc", ("prior", "map"))
     lr_schedule = check_choice(lr_schedule, "lr_schedule", ("constant", "cosine"))
-    if not isinstance(local_reparam, bool | np.bool_):
-        raise TypeError(f"local_reparam must be True or False; got {type(local_reparam).__name__}")
+    local_reparam = check_bool(local_reparam, "local_reparam")
     map_steps = check_positive_int(map_steps, "map_steps")
     map_learning_rate = check_positive(map_learning_rate, "map_learning_rate")
     init, run = _program(
@@ -378,9 +368,7 @@ def predict_proba(rng_key, posterior, x, *, num_draws: int = 100, activation: st
     posterior : BNNFit, SVIFit, DataTree or dict
         A fit of a classification :func:`bnn`.
     x : array of shape (n, d)
-        Inputs.
     num_draws : int
-        Number of weight draws.
     activation : str
         Hidden nonlinearity; taken from a :class:`BNNFit`'s config when given one.
 
@@ -410,16 +398,10 @@ def predict_regression(rng_key, posterior, x, *, num_draws: int = 100, activatio
 
     Parameters
     ----------
-    rng_key : jax.random key
-        Drives the draws from a :class:`BNNFit`.
+    rng_key, x, num_draws, activation
+        As in :func:`predict_proba`.
     posterior : BNNFit, SVIFit, DataTree or dict
         A fit of a regression :func:`bnn`.
-    x : array of shape (n, d)
-        Inputs.
-    num_draws : int
-        Number of weight draws.
-    activation : str
-        Hidden nonlinearity; taken from a :class:`BNNFit`'s config when given one.
 
     Returns
     -------

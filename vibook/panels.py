@@ -1,7 +1,6 @@
 """Panels: what each widget shows, computed by pure functions that import without ipywidgets.
 
-A widget in :mod:`vibook.widgets` calls one of these with the sliders' values and draws what it
-returns, so each is tested without a browser.
+A :mod:`vibook.widgets` widget draws what one of these returns, so each is tested without a browser.
 """
 
 from __future__ import annotations
@@ -12,7 +11,14 @@ from scipy.optimize import minimize
 from scipy.stats import norm
 from sklearn.mixture import BayesianGaussianMixture
 
-from vibook._checks import check_array, check_positive, check_positive_int, check_real
+from vibook._checks import (
+    check_array,
+    check_panel,
+    check_positive,
+    check_positive_int,
+    check_real,
+    check_seed,
+)
 from vibook.models.bnn import prior_function_draws
 from vibook.models.conjugate import normal_normal_log_evidence, normal_normal_posterior
 
@@ -31,6 +37,7 @@ __all__ = [
 
 def coin_readout(panel: dict) -> str:
     """The text the coin widget shows for a panel from :func:`coin_grid_posterior`."""
+    panel = check_panel(panel, "panel", ("posterior_mean", "posterior_sd", "log_evidence"))
     return (
         f"posterior mean = {panel['posterior_mean']:.3f}, "
         f"posterior sd = {panel['posterior_sd']:.3f}, "
@@ -52,12 +59,10 @@ def bnn_prior_panel(
     ----------
     prior_scale : float
         ``s`` in :func:`vibook.models.bnn.bnn` (same for both layers).
-    width : int
-        Hidden units (one hidden layer).
+    width, num_draws : int
+        Hidden units (one hidden layer) and number of functions drawn.
     activation : str
-        Hidden nonlinearity.
-    num_draws : int
-        Number of functions drawn.
+        Hidden nonlinearity, a key of :data:`vibook.models.bnn.ACTIVATIONS`.
     seed : int
         Seed of the draws (the same seed shows the same weights, rescaled).
 
@@ -70,12 +75,12 @@ def bnn_prior_panel(
     x = np.linspace(-3.0, 3.0, 200, dtype=np.float32)
     draws = np.asarray(
         prior_function_draws(
-            jax.random.key(seed),
+            jax.random.key(check_seed(seed)),
             x[:, None],
             num_draws=num_draws,
-            hidden=(int(width),),
+            hidden=(check_positive_int(width, "width"),),
             activation=activation,
-            prior_scale=float(prior_scale),
+            prior_scale=check_positive(prior_scale, "prior_scale"),
         )
     )
     slope = np.abs(np.diff(draws, axis=1)) / (x[1] - x[0])
@@ -89,6 +94,7 @@ def bnn_prior_panel(
 
 def bnn_prior_readout(panel: dict) -> str:
     """The text the BNN prior explorer shows for a panel from :func:`bnn_prior_panel`."""
+    panel = check_panel(panel, "panel", ("sd", "roughness"))
     return f"prior sd of f(x) = {panel['sd']:.2f}, mean |slope| = {panel['roughness']:.2f}"
 
 
@@ -97,17 +103,14 @@ def mixture_occupancy(
 ) -> dict:
     """Fit a Gaussian mixture by variational Bayes and count the clusters it keeps.
 
-    The mean-field variational algorithm of Bishop (2006, section 10.2; scikit-learn's
-    ``BayesianGaussianMixture`` with a Dirichlet prior on the weights). With a small Dirichlet
-    concentration the posterior prefers few clusters, and surplus ones are emptied: their
-    weight falls to almost nothing (Bishop's Fig. 10.6).
+    The mean-field algorithm of Bishop (2006, section 10.2), as scikit-learn's
+    ``BayesianGaussianMixture`` with a Dirichlet prior on the weights: with a small concentration
+    the posterior prefers few clusters, and surplus ones are emptied (Bishop's Fig. 10.6).
 
     Parameters
     ----------
-    x : array of shape (n, d)
-        Data (standardised).
-    n_components : int
-        Number of clusters offered.
+    x, n_components : array of shape (n, d), int
+        Data (standardised) and number of clusters offered.
     concentration : float
         Dirichlet concentration of the weights (> 0).
     seed : int
@@ -119,12 +122,14 @@ def mixture_occupancy(
     -------
     dict
         ``weights`` (K,), ``locs`` (K, d), ``covariances`` (K, d, d), ``labels`` (n,) the most
-        probable cluster of each point, and ``n_used`` the number of clusters with weight
-        >= ``threshold``.
+        probable cluster of each point, and ``n_used`` the number of clusters used.
     """
     x = check_array(x, "x", ndim=2)
     k = check_positive_int(n_components, "n_components")
     concentration = check_positive(concentration, "concentration")
+    seed, threshold = check_seed(seed), check_positive(threshold, "threshold")
+    if threshold > 1:
+        raise ValueError(f"threshold must be a weight in (0, 1]; got {threshold}")
     vb = BayesianGaussianMixture(
         n_components=k,
         weight_concentration_prior_type="dirichlet_distribution",
@@ -145,8 +150,21 @@ def mixture_occupancy(
 BIMODAL = {"weights": (0.5, 0.5), "locs": (-2.0, 2.0), "scales": (0.6, 0.6)}
 
 
-def _mixture_pdf(z, weights, locs, scales):
+def _check_target(target) -> dict:
+    """A 1-D mixture target: :data:`BIMODAL` for None, else checked weights, locs, scales."""
+    if target is None:
+        return {k: np.asarray(v) for k, v in BIMODAL.items()}
+    t = check_panel(target, "target", ("weights", "locs", "scales"))
+    if len({t[k].shape for k in BIMODAL}) > 1 or t["weights"].ndim != 1:
+        raise ValueError("target's weights, locs and scales must be 1-D and of one length")
+    if np.any(t["weights"] < 0) or not np.isclose(t["weights"].sum(), 1.0):
+        raise ValueError(f"target['weights'] must be >= 0 and sum to 1; got {t['weights']}")
+    if np.any(t["scales"] <= 0):
+        raise ValueError(f"target['scales'] must be > 0; got {t['scales']}")
+    return t
 
+
+def _mixture_pdf(z, weights, locs, scales):
     return sum(
         wk * norm.pdf(z, m, s) for wk, m, s in zip(weights, locs, scales, strict=True)
     ) + np.zeros_like(z)
@@ -155,8 +173,8 @@ def _mixture_pdf(z, weights, locs, scales):
 def kl_panel(q_loc: float, q_scale: float, *, target: dict | None = None, grid_size=4001):
     """Both KL divergences between a Gaussian ``q`` and a 1-D mixture target ``p``, on a grid.
 
-    ``KL(q || p) = E_q[log q - log p]`` (reverse: what VI minimises) punishes q for putting
-    mass where p has little; ``KL(p || q)`` (forward) punishes q for missing mass p has.
+    ``KL(q || p) = E_q[log q - log p]`` (reverse: what VI minimises) punishes q for putting mass
+    where p has little; ``KL(p || q)`` (forward) punishes q for missing mass p has.
 
     Parameters
     ----------
@@ -170,11 +188,10 @@ def kl_panel(q_loc: float, q_scale: float, *, target: dict | None = None, grid_s
     Returns
     -------
     dict
-        ``grid``, ``p`` and ``q`` densities on it, ``kl_qp`` (reverse) and ``kl_pq``
-        (forward), in nats.
+        ``grid``, ``p`` and ``q`` densities on it, ``kl_qp`` (reverse), ``kl_pq`` (forward) in nats.
     """
     q_loc, q_scale = check_real(q_loc, "q_loc"), check_positive(q_scale, "q_scale")
-    t = BIMODAL if target is None else target
+    t, grid_size = _check_target(target), check_positive_int(grid_size, "grid_size", minimum=3)
     lo = min(min(t["locs"]) - 8 * max(t["scales"]), q_loc - 8 * q_scale)
     hi = max(max(t["locs"]) + 8 * max(t["scales"]), q_loc + 8 * q_scale)
     z = np.linspace(lo, hi, grid_size)
@@ -193,19 +210,17 @@ def kl_panel(q_loc: float, q_scale: float, *, target: dict | None = None, grid_s
 
 
 def fit_gaussian_kl(direction: str, *, target: dict | None = None, init=(1.0, 1.0)):
-    """The Gaussian ``q`` closest to a mixture target in forward or reverse KL.
+    """``(loc, scale)`` of the Gaussian ``q`` closest to a mixture target in forward or reverse KL.
 
-    Forward (``"forward"``, ``KL(p || q)``): moment matching, in closed form: q takes p's mean
-    and variance and covers both modes. Reverse (``"reverse"``, ``KL(q || p)``): minimised
-    numerically from ``init`` (mean, sd); it locks onto one mode.
-
-    Returns
-    -------
-    tuple of float
-        ``(loc, scale)`` of the best ``q``.
+    ``"forward"`` (``KL(p || q)``) is moment matching, in closed form: q takes p's mean and variance
+    and covers both modes. ``"reverse"`` (``KL(q || p)``) is minimised numerically from ``init``
+    (mean, sd) and locks onto one mode.
     """
-    t = BIMODAL if target is None else target
-    wts, locs, scales = (np.asarray(t[k], dtype=float) for k in ("weights", "locs", "scales"))
+    t = _check_target(target)
+    wts, locs, scales = (t[k].astype(float) for k in ("weights", "locs", "scales"))
+    init = check_array(init, "init", ndim=1)
+    if init.shape != (2,) or init[1] <= 0:
+        raise ValueError(f"init must be (mean, sd) with sd > 0; got {init}")
     if direction == "forward":
         mean = float(np.sum(wts * locs))
         var = float(np.sum(wts * (scales**2 + locs**2)) - mean**2)
@@ -225,7 +240,7 @@ def elbo_panel(x, q_loc: float, q_scale: float, *, prior_loc=0.0, prior_scale=1.
     r"""ELBO, log evidence and KL for a Gaussian ``q`` on the Normal-Normal model, exactly.
 
     For :func:`vibook.models.normal_normal` every term is in closed form, so the identity
-    ``log p(x) = ELBO(q) + KL(q || p(mu | x))`` can be checked to rounding error:
+    ``log p(x) = ELBO(q) + KL(q || p(mu | x))`` holds to rounding error:
 
     .. math::
         \mathrm{ELBO}(q) = E_q[\log p(x \mid \mu)] + E_q[\log p(\mu)] + H[q]
@@ -262,6 +277,7 @@ def elbo_panel(x, q_loc: float, q_scale: float, *, prior_loc=0.0, prior_scale=1.
 
 def elbo_readout(panel: dict) -> str:
     """The text the ELBO widget shows for a panel from :func:`elbo_panel`."""
+    panel = check_panel(panel, "panel", ("elbo", "kl", "log_evidence"))
     return (
         f"ELBO = {panel['elbo']:.4f}, KL(q || posterior) = {panel['kl']:.4f}, "
         f"ELBO + KL = {panel['elbo'] + panel['kl']:.4f} = log p(x) = {panel['log_evidence']:.4f}"

@@ -1,13 +1,22 @@
-"""Plot helpers: each takes ``ax=None``, draws on it, and returns it.
+"""Plot helpers: each draws on ``ax`` (a new figure's Axes when None) and returns that Axes.
 
 The numbers come from tested functions elsewhere in vibook; these only draw them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 import numpy as np
 
+from vibook._checks import (
+    check_array,
+    check_bool,
+    check_panel,
+    check_positive_int,
+    check_real,
+)
 from vibook.diagnostics import select_scalar
 from vibook.fit import as_datatree
 from vibook.metrics import calibration_bins, expected_calibration_error
@@ -27,6 +36,14 @@ __all__ = [
 ]
 
 
+def _rows(values, name: str, x, x_name: str = "x"):
+    """``values`` as a 2-D array with one column per entry of ``x`` (one row for 1-D)."""
+    values = np.atleast_2d(check_array(values, name, ndim=(1, 2)))
+    if values.shape[1] != len(x):
+        raise ValueError(f"{name} must have one column per entry of {x_name} ({len(x)})")
+    return values
+
+
 def _axes(ax):
     """Use ``ax`` or a fresh figure's axes."""
     if ax is None:
@@ -42,13 +59,10 @@ def plot_coin_posterior(panel: dict, ax=None):
     panel : dict
         The result of :func:`vibook.models.coin_grid_posterior`.
     ax : matplotlib Axes, optional
-        Where to draw; a new figure by default.
-
-    Returns
-    -------
-    matplotlib Axes
     """
     ax = _axes(ax)
+    keys = ("theta", "prior", "likelihood", "posterior", "posterior_mean")
+    panel = check_panel(panel, "panel", keys)
     theta = panel["theta"]
     ax.plot(theta, panel["prior"], color="tab:blue", ls="--", label="prior")
     ax.plot(theta, panel["likelihood"], color="tab:gray", ls=":", label="likelihood (scaled)")
@@ -66,33 +80,27 @@ def plot_coin_posterior(panel: dict, ax=None):
 def plot_marginal_overlay(fits, var_name, *, coords=None, reference=None, bins=60, ax=None):
     """Overlay one scalar's posterior marginal from several fits (NUTS, SVI, ...) on one axes.
 
-    Each fit's draws are drawn as a density histogram outline on shared bins that span the
-    central 99% of the reference's draws, so differences in location and spread show at once.
+    Each fit's draws are drawn as a density histogram outline on shared bins spanning the central
+    99% of the reference's draws.
 
     Parameters
     ----------
     fits : mapping of str to DataTree or SVIFit
         Posteriors by method name, as for :func:`vibook.diagnostics.compare_posteriors`.
     var_name : str
-        The variable to draw.
     coords : dict, optional
         Selection down to one scalar, for example ``{"school": 0}``.
     reference : str, optional
         The key whose draws set the bins and are drawn filled; the first by default.
     bins : int
-        Number of histogram bins.
     ax : matplotlib Axes, optional
-        Where to draw.
-
-    Returns
-    -------
-    matplotlib Axes
     """
-    if not fits:
-        raise ValueError("fits must hold at least one posterior")
+    if not isinstance(fits, Mapping) or not fits:
+        raise TypeError(f"fits must be a non-empty dict of name to posterior; got {fits!r:.60}")
     trees = {k: as_datatree(v, f"fits[{k!r}]") for k, v in fits.items()}
     reference = next(iter(trees)) if reference is None else reference
-    if reference not in trees:
+    bins = check_positive_int(bins, "bins")
+    if not isinstance(reference, str) or reference not in trees:
         raise ValueError(f"reference must be one of {list(trees)}; got {reference!r}")
     draws = {
         k: np.ravel(select_scalar(t["posterior"].to_dataset(), var_name, coords).values)
@@ -115,8 +123,8 @@ def plot_marginal_overlay(fits, var_name, *, coords=None, reference=None, bins=6
 def plot_divergences(idata, x_var, y_var, *, x_coords=None, y_coords=None, log_y=False, ax=None):
     """Scatter two scalars' draws with the divergent transitions in red: where NUTS failed.
 
-    In a hierarchical model, plotting a group effect against ``log tau`` shows the funnel, and
-    divergences piling up at its neck.
+    In a hierarchical model, a group effect against ``log tau`` shows the funnel, and divergences
+    piling up at its neck.
 
     Parameters
     ----------
@@ -129,17 +137,17 @@ def plot_divergences(idata, x_var, y_var, *, x_coords=None, y_coords=None, log_y
     log_y : bool
         Plot ``log(y)`` (for a scale parameter such as ``tau``).
     ax : matplotlib Axes, optional
-        Where to draw.
-
-    Returns
-    -------
-    matplotlib Axes
     """
     idata = as_datatree(idata, "idata")
     post = idata["posterior"].to_dataset()
-    x = np.ravel(select_scalar(post, x_var, x_coords).transpose("chain", "draw").values)
-    y = np.ravel(select_scalar(post, y_var, y_coords).transpose("chain", "draw").values)
-    if log_y:
+    x, y = (
+        np.ravel(select_scalar(post, v, c, names=n).transpose("chain", "draw").values)
+        for v, c, n in (
+            (x_var, x_coords, ("x_var", "x_coords")),
+            (y_var, y_coords, ("y_var", "y_coords")),
+        )
+    )
+    if check_bool(log_y, "log_y"):
         y = np.log(y)
     div = np.zeros(x.shape, dtype=bool)
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
@@ -176,17 +184,16 @@ def plot_regression_uncertainty(
         An input interval without data, shaded.
     ax : matplotlib Axes, optional
     title : str, optional
-
-    Returns
-    -------
-    matplotlib Axes
     """
-    ax = _axes(ax)
-    x = np.ravel(x)
-    f = np.atleast_2d(np.asarray(mean_draws))
+    x = check_array(x, "x", ndim=1)
+    f = _rows(mean_draws, "mean_draws", x)
     mu, sd = f.mean(0), f.std(0)
+    ax = _axes(ax)
     if sigma is not None:
-        total = np.sqrt(sd**2 + np.mean(np.asarray(sigma) ** 2))
+        sigma = check_array(sigma, "sigma", shape=() if np.ndim(sigma) == 0 else (len(f),))
+        if np.any(sigma <= 0):
+            raise ValueError("sigma (the noise sd) must be > 0")
+        total = np.sqrt(sd**2 + np.mean(sigma**2))
         ax.fill_between(
             x,
             mu - 2 * total,
@@ -201,8 +208,10 @@ def plot_regression_uncertainty(
     ax.plot(x, mu, color="tab:blue", lw=1.5, label="predictive mean")
     if gap is not None:
         ax.axvspan(*gap, color="0.9", zorder=0)
-    if x_data is not None:
-        ax.plot(np.ravel(x_data), np.ravel(y_data), "k.", ms=4, label="data")
+    if x_data is not None or y_data is not None:
+        x_data = check_array(x_data, "x_data", ndim=1)
+        y_data = check_array(y_data, "y_data", shape=x_data.shape)
+        ax.plot(x_data, y_data, "k.", ms=4, label="data")
     if title:
         ax.set_title(title)
     ax.set(xlabel="x", ylabel="y")
@@ -212,8 +221,8 @@ def plot_regression_uncertainty(
 def plot_reliability(probs, y, *, n_bins: int = 10, ax=None, label=None):
     """Reliability diagram: accuracy against confidence per bin, with the diagonal.
 
-    Bars below the diagonal mean overconfidence, above it underconfidence (Guo et al. 2017).
-    The numbers come from :func:`vibook.metrics.calibration_bins`.
+    Bars below the diagonal mean overconfidence, above it underconfidence (Guo et al. 2017); the
+    numbers come from :func:`vibook.metrics.calibration_bins`.
 
     Parameters
     ----------
@@ -224,10 +233,6 @@ def plot_reliability(probs, y, *, n_bins: int = 10, ax=None, label=None):
     ax : matplotlib Axes, optional
     label : str, optional
         Title; the ECE is appended.
-
-    Returns
-    -------
-    matplotlib Axes
     """
     ax = _axes(ax)
     bins = calibration_bins(probs, y, n_bins=n_bins)
@@ -260,14 +265,12 @@ def plot_function_draws(x, draws, *, ax=None, title=None, max_lines: int = 30):
     title : str, optional
     max_lines : int
         At most this many draws are drawn.
-
-    Returns
-    -------
-    matplotlib Axes
     """
+    x = check_array(x, "x", ndim=1)
+    draws, max_lines = _rows(draws, "draws", x), check_positive_int(max_lines, "max_lines")
     ax = _axes(ax)
-    for row in np.asarray(draws)[:max_lines]:
-        ax.plot(np.ravel(x), row, lw=0.8, alpha=0.7)
+    for row in draws[:max_lines]:
+        ax.plot(x, row, lw=0.8, alpha=0.7)
     if title:
         ax.set_title(title)
     ax.set(xlabel="x", ylabel="f(x)")
@@ -286,15 +289,17 @@ def plot_learning_curves(n_labels, accuracy, *, ax=None, target=None):
     ax : matplotlib Axes, optional
     target : float, optional
         A horizontal reference line (e.g. 0.95).
-
-    Returns
-    -------
-    matplotlib Axes
     """
+    n = check_array(n_labels, "n_labels", ndim=1, integer=True, nonnegative=True)
+    if not isinstance(accuracy, dict) or not accuracy:
+        raise TypeError(f"accuracy must be a non-empty dict of name to array; got {accuracy!r:.60}")
+    if target is not None and not 0 <= check_real(target, "target") <= 1:
+        raise ValueError(f"target must be an accuracy in [0, 1]; got {target}")
     ax = _axes(ax)
-    n = np.asarray(n_labels)
     for name, acc in accuracy.items():
-        acc = np.atleast_2d(np.asarray(acc))
+        acc = _rows(acc, f"accuracy[{name!r}]", n, "n_labels")
+        if np.any((acc < 0) | (acc > 1)):
+            raise ValueError(f"accuracy[{name!r}] must lie in [0, 1]")
         (line,) = ax.plot(n, acc.mean(0), lw=2, label=name)
         ax.fill_between(n, acc.min(0), acc.max(0), color=line.get_color(), alpha=0.2, lw=0)
     if target is not None:
@@ -316,13 +321,12 @@ def plot_image_row(images, *, titles=None, shape=(8, 8), ax=None):
     shape : tuple of int
         ``(height, width)`` of one image.
     ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib Axes
     """
-    images = np.asarray(images, dtype=float).reshape(-1, *shape)
-    h, w = shape
+    if not isinstance(shape, tuple) or len(shape) != 2:
+        raise TypeError(f"shape must be a tuple (height, width); got {shape!r}")
+    h, w = (check_positive_int(v, "shape") for v in shape)
+    images = np.atleast_2d(check_array(images, "images", ndim=(1, 2)))
+    images = check_array(images, "images", shape=(None, h * w)).reshape(-1, h, w).astype(float)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.0 * len(images), 1.4))
     strip = np.full((h, len(images) * (w + 1) - 1), np.nan)
@@ -335,7 +339,7 @@ def plot_image_row(images, *, titles=None, shape=(8, 8), ax=None):
     return ax
 
 
-# --- Mixtures, KL and the ELBO (notebooks 02-04) ---
+# --- Mixtures, KL and the ELBO (notebooks 02-05) ---
 
 
 def plot_mixture_2d(x, weights, locs, covariances, *, labels=None, ax=None, title=None):
@@ -344,35 +348,35 @@ def plot_mixture_2d(x, weights, locs, covariances, *, labels=None, ax=None, titl
     Parameters
     ----------
     x : array of shape (n, 2)
-        Points.
     weights : array of shape (K,)
         Mixture weights; clusters with weight below 1% are drawn dashed.
-    locs : array of shape (K, 2)
-        Cluster means.
-    covariances : array of shape (K, 2, 2)
-        Cluster covariances.
+    locs, covariances : array of shape (K, 2) and (K, 2, 2)
+        Cluster means and covariances.
     labels : array of shape (n,), optional
         Colour of each point (for example its most probable cluster).
     ax : matplotlib Axes, optional
-        Where to draw.
     title : str, optional
-        Axes title.
-
-    Returns
-    -------
-    matplotlib Axes
     """
+    x = check_array(x, "x", shape=(None, 2))
+    weights = check_array(weights, "weights", ndim=1, nonnegative=True)
+    if np.any(weights > 1):
+        raise ValueError(f"weights must be mixture weights in [0, 1]; got {weights}")
+    locs = check_array(locs, "locs", shape=(len(weights), 2))
+    covariances = check_array(covariances, "covariances", shape=(len(weights), 2, 2))
+    try:
+        chol = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError as err:
+        raise ValueError("covariances must be positive definite") from err
+    if labels is not None:
+        labels = check_array(labels, "labels", shape=(len(x),), integer=True, nonnegative=True)
     ax = _axes(ax)
-    x = np.asarray(x)
     ax.scatter(
         x[:, 0], x[:, 1], c=labels, s=8, alpha=0.5, cmap="tab10" if labels is not None else None
     )
     t = np.linspace(0, 2 * np.pi, 100)
     circle = np.stack([np.cos(t), np.sin(t)])
-    for w_k, m, c in zip(
-        np.asarray(weights), np.asarray(locs), np.asarray(covariances), strict=True
-    ):
-        pts = m[:, None] + 2 * np.linalg.cholesky(c) @ circle
+    for w_k, m, c in zip(weights, locs, chol, strict=True):
+        pts = m[:, None] + 2 * c @ circle
         ax.plot(pts[0], pts[1], color="k", lw=0.5 + 4 * w_k, ls="-" if w_k >= 0.01 else "--")
         ax.plot(*m, "k+", ms=8)
     if title:
@@ -381,12 +385,8 @@ def plot_mixture_2d(x, weights, locs, covariances, *, labels=None, ax=None, titl
 
 
 def plot_kl_fits(panel: dict, ax=None):
-    """Draw a target density and Gaussian fits to it, from :func:`vibook.panels.kl_panel`.
-
-    Returns
-    -------
-    matplotlib Axes
-    """
+    """Draw a target density and Gaussian fits to it, from :func:`vibook.panels.kl_panel`."""
+    panel = check_panel(panel, "panel", ("grid", "p", "q"))
     ax = _axes(ax)
     ax.plot(panel["grid"], panel["p"], color="k", lw=2, label="target p")
     ax.plot(panel["grid"], panel["q"], color="tab:red", label="q")
@@ -397,12 +397,8 @@ def plot_kl_fits(panel: dict, ax=None):
 
 
 def plot_elbo_panel(panel: dict, ax=None):
-    """Draw the exact posterior and a Gaussian q, from :func:`vibook.panels.elbo_panel`.
-
-    Returns
-    -------
-    matplotlib Axes
-    """
+    """Draw the exact posterior and a Gaussian q, from :func:`vibook.panels.elbo_panel`."""
+    panel = check_panel(panel, "panel", ("grid", "posterior", "q"))
     ax = _axes(ax)
     ax.plot(panel["grid"], panel["posterior"], color="k", lw=2, label="exact posterior")
     ax.plot(panel["grid"], panel["q"], color="tab:red", label="q")

@@ -19,8 +19,7 @@ __all__ = ["logistic_heldout_loglik"]
 def logistic_heldout_loglik(posterior, x, y) -> float:
     r"""Mean log predictive density of held-out labels: how well the posterior predicts new data.
 
-    For each held-out point the predictive probability is averaged over the posterior draws,
-    then its log is averaged over the points (the "elpd" per point on a test set):
+    The "elpd" per point on a test set, over ``S`` posterior draws:
 
     .. math::
         \frac{1}{m}\sum_{i=1}^{m} \log \frac{1}{S}\sum_{s=1}^{S}
@@ -30,10 +29,8 @@ def logistic_heldout_loglik(posterior, x, y) -> float:
     ----------
     posterior : SVIFit or xarray.DataTree
         A fit of :func:`logistic_regression` (``run_svi`` or ``run_nuts``).
-    x : array of shape (m, d)
-        Held-out inputs.
-    y : array of shape (m,)
-        Held-out labels in {0, 1}.
+    x, y : arrays of shape (m, d) and (m,)
+        Held-out inputs and labels in {0, 1}.
 
     Returns
     -------

@@ -1,10 +1,8 @@
-"""Topic models in practice: fitting LDA, reading its topics, scoring them.
+"""Topic models in practice: fitting LDA and reading its topics.
 
-The model and its guide are :func:`vibook.models.lda` and :func:`vibook.models.lda_guide`.
-Here: k-means++ starting topics (:func:`seed_topics`), the fit (:func:`fit_lda`), the
-topic-word and document-topic distributions of a fit, topics of new documents with the
-topics held fixed (:func:`infer_doc_topics`), held-out perplexity, the cosine similarity of
-two sets of topics (:func:`topic_similarity`) and recovery of known topics.
+The model and guide are :func:`vibook.models.lda` and :func:`vibook.models.lda_guide`. Here:
+k-means++ starting topics (:func:`seed_topics`), the fit (:func:`fit_lda`), and a fit's topic-word
+and document-topic distributions and top words. Scoring topics is in :mod:`vibook.topic_scores`.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linear_sum_assignment
 
 from vibook._checks import (
     check_array,
@@ -36,12 +33,8 @@ from vibook.models.lda import (
 __all__ = [
     "doc_topic_proportions",
     "fit_lda",
-    "infer_doc_topics",
-    "perplexity",
     "seed_topics",
     "top_words",
-    "topic_recovery",
-    "topic_similarity",
     "topic_word_distributions",
 ]
 
@@ -50,18 +43,16 @@ def seed_topics(counts, word_ids, *, n_topics: int, n_vocab: int, seed: int = 0,
     """Starting topics from the data: k-means++ seeding of documents, then one k-means step.
 
     Documents are compared by the cosine of their count vectors. The first seed is a random
-    document, each next one is drawn with probability proportional to its squared distance
-    (one minus the cosine) to the nearest seed so far (Arthur and Vassilvitskii 2007), which
-    spreads the seeds over distinct themes. Every sampled document then joins its nearest
-    seed, and a topic starts as the smoothed word frequencies of its group. Starting there
-    instead of at random topics spares SVI the slow escape from merged or split topics.
+    document, each next one is drawn with probability proportional to its squared distance (one
+    minus the cosine) to the nearest seed so far (Arthur and Vassilvitskii 2007). Each sampled
+    document joins its nearest seed, and a topic starts as its group's smoothed word frequencies,
+    which spares SVI the slow escape from merged or split topics.
 
     Parameters
     ----------
     counts, word_ids : array of shape (n_docs, n_slots)
         Padded sparse counts.
     n_topics, n_vocab : int
-        Number of topics and vocabulary size.
     seed : int
         Seed of the NumPy generator that picks the documents.
     sample : int
@@ -126,10 +117,9 @@ def fit_lda(
 ):
     """Fit :func:`lda` with :func:`lda_guide` by SVI (:func:`vibook.run_svi`, Adam).
 
-    A thin call of ``run_svi`` with LDA's guide and settings that work on the corpora in
-    :mod:`vibook.data`: one-particle ELBO, Adam, and few posterior draws (a draw of the topics
-    is a (n_topics, n_vocab) array). Read the fit with :func:`topic_word_distributions` and
-    :func:`doc_topic_proportions`.
+    Settings that work on the corpora in :mod:`vibook.data`: one-particle ELBO and few posterior
+    draws (a draw of the topics is a (n_topics, n_vocab) array). Read the returned
+    :class:`vibook.SVIFit` with :func:`topic_word_distributions` and :func:`doc_topic_proportions`.
 
     Parameters
     ----------
@@ -138,9 +128,8 @@ def fit_lda(
     counts, word_ids : array of shape (n_docs, n_slots)
         Padded sparse counts and their word ids (``corpus.counts``, ``corpus.word_ids``).
     n_topics, n_vocab : int
-        Number of topics and vocabulary size.
     num_steps : int
-        SVI steps. Each visits ``subsample_size`` documents (all of them by default).
+        SVI steps, each over ``subsample_size`` documents (all of them by default).
     subsample_size : int, optional
         Documents per minibatch.
     learning_rate : float
@@ -152,20 +141,14 @@ def fit_lda(
     local_steps : int
         E-step iterations that set each document's Dirichlet in the guide.
     init : {"kmeans++", "random"}
-        Start the topics from :func:`seed_topics` (the seed is drawn from ``rng_key``), or at
-        random.
+        Start the topics from :func:`seed_topics` (seeded from ``rng_key``), or at random.
     num_draws : int
         Posterior draws kept in ``fit.posterior``; with ``subsample_size`` the draws of
         ``doc_logits`` cover one random minibatch of documents.
     init_state : SVIState, optional
-        ``fit.state`` of an earlier fit on the same corpus with the same settings: the run
-        continues from it.
+        ``fit.state`` of an earlier fit on the same corpus and settings, to continue from.
     progress_bar : bool, optional
         As in :func:`vibook.run_svi`.
-
-    Returns
-    -------
-    vibook.SVIFit
     """
     rng_key = check_key(rng_key)
     n_topics, n_vocab = check_sizes(n_topics, n_vocab)
@@ -222,7 +205,7 @@ def _params(fit):
 
 
 def topic_word_distributions(fit) -> np.ndarray:
-    """Each topic's distribution over words, at the guide's median: ``softmax(topic_loc)``.
+    """Each topic's distribution over words at the guide's median, ``softmax(topic_loc)``.
 
     Parameters
     ----------
@@ -232,7 +215,6 @@ def topic_word_distributions(fit) -> np.ndarray:
     Returns
     -------
     ndarray of shape (n_topics, n_vocab)
-        Rows sum to one.
     """
     return np.asarray(jax.nn.softmax(_params(fit)["topic_loc"], axis=-1), dtype=np.float64)
 
@@ -245,7 +227,7 @@ def doc_topic_proportions(
     Parameters
     ----------
     fit : SVIFit or dict
-        A fit of :func:`lda` with :func:`lda_guide`, or its ``params``.
+        As in :func:`topic_word_distributions`.
     counts, word_ids : array of shape (n_docs, n_slots)
         The documents (those of the fit, or new ones).
     doc_topic_prior : float, optional
@@ -256,7 +238,6 @@ def doc_topic_proportions(
     Returns
     -------
     ndarray of shape (n_docs, n_topics)
-        Rows sum to one.
     """
     log_topics = jax.nn.log_softmax(_params(fit)["topic_loc"], axis=-1)
     counts, word_ids = check_corpus(counts, word_ids, log_topics.shape[1])
@@ -289,170 +270,3 @@ def top_words(topics, vocab, n: int = 10) -> list[list[str]]:
         raise ValueError(f"vocab must have {topics.shape[1]} words; got {len(vocab)}")
     order = np.argsort(-topics, axis=1, kind="stable")[:, :n]
     return [[vocab[i] for i in row] for row in order]
-
-
-@jax.jit
-def _fit_doc_topics(counts, word_ids, topics, alpha, n_iter):
-    beta_at_words = topics.T[word_ids]  # (docs, slots, K)
-    theta0 = jnp.full((counts.shape[0], topics.shape[0]), 1.0 / topics.shape[0])
-
-    def step(_, theta):
-        probs = jnp.einsum("djk,dk->dj", beta_at_words, theta)
-        resp = counts[..., None] * beta_at_words * theta[:, None, :] / probs[..., None]
-        weights = alpha + resp.sum(axis=1)
-        return weights / weights.sum(axis=1, keepdims=True)
-
-    return jax.lax.fori_loop(0, n_iter, step, theta0)
-
-
-def infer_doc_topics(
-    counts, word_ids, topics, *, doc_topic_prior: float | None = None, n_iter: int = 100
-) -> np.ndarray:
-    """Topic proportions of (new) documents with the topics held fixed.
-
-    Runs the mean-field fixed point for one document's proportions (the E-step of Blei et
-    al. 2003, with expectations replaced by the given topic probabilities): each word's
-    responsibility over topics, summed with the prior pseudo-count ``alpha``, normalised.
-
-    Parameters
-    ----------
-    counts, word_ids : array of shape (n_docs, n_slots)
-        Padded sparse counts of the documents.
-    topics : array of shape (n_topics, n_vocab)
-        Topic-word probabilities.
-    doc_topic_prior : float, optional
-        ``alpha``; ``1 / n_topics`` by default.
-    n_iter : int
-        Fixed-point iterations.
-
-    Returns
-    -------
-    ndarray of shape (n_docs, n_topics)
-    """
-    topics = check_array(topics, "topics", ndim=2, nonnegative=True)
-    counts, word_ids = check_corpus(counts, word_ids, topics.shape[1])
-    alpha, _ = lda_priors(topics.shape[0], doc_topic_prior, None)
-    n_iter = check_positive_int(n_iter, "n_iter")
-    topics = np.maximum(topics, np.finfo(np.float32).tiny)
-    theta = _fit_doc_topics(
-        jnp.asarray(counts, jnp.float32),
-        jnp.asarray(word_ids),
-        jnp.asarray(topics, jnp.float32),
-        alpha,
-        n_iter,
-    )
-    return np.asarray(theta, dtype=np.float64)
-
-
-def perplexity(counts, word_ids, topics, doc_topics=None, **kwargs) -> float:
-    r"""Per-word perplexity of documents under given topics, ``exp(-log p(words) / N)``.
-
-    Lower is better; a model that knew nothing would score the vocabulary size. With
-    ``doc_topics`` missing (held-out documents) the proportions are first fitted to each
-    document by :func:`infer_doc_topics` with the topics fixed, as scikit-learn's
-    ``LatentDirichletAllocation.perplexity`` does, so it measures how well the topics can
-    explain new text.
-
-    .. math::
-        \mathrm{perplexity} = \exp\Big(-\frac{\sum_{d,w} n_{dw}
-        \log \sum_k \theta_{dk}\beta_{kw}}{\sum_{d,w} n_{dw}}\Big)
-
-    Parameters
-    ----------
-    counts, word_ids : array of shape (n_docs, n_slots)
-        Padded sparse counts.
-    topics : array of shape (n_topics, n_vocab)
-        Topic-word probabilities.
-    doc_topics : array of shape (n_docs, n_topics), optional
-        Topic proportions of the documents.
-    **kwargs
-        Passed to :func:`infer_doc_topics` when ``doc_topics`` is None.
-    """
-    topics = check_array(topics, "topics", ndim=2, nonnegative=True)
-    counts, word_ids = check_corpus(counts, word_ids, topics.shape[1])
-    if doc_topics is None:
-        doc_topics = infer_doc_topics(counts, word_ids, topics, **kwargs)
-    doc_topics = check_array(doc_topics, "doc_topics", ndim=2, nonnegative=True)
-    if doc_topics.shape != (counts.shape[0], topics.shape[0]):
-        raise ValueError(
-            f"doc_topics must have shape {(counts.shape[0], topics.shape[0])}; "
-            f"got {doc_topics.shape}"
-        )
-    probs = np.einsum("djk,dk->dj", topics.T[word_ids], doc_topics)
-    mask = counts > 0
-    log_lik = np.sum(counts[mask] * np.log(np.maximum(probs[mask], 1e-300)))
-    return float(np.exp(-log_lik / counts.sum()))
-
-
-def topic_similarity(topics_a, topics_b) -> np.ndarray:
-    """Cosine similarity of every topic of ``topics_a`` with every topic of ``topics_b``.
-
-    Each topic is a vector of word weights; the cosine of two is their dot product over the
-    product of their lengths: 1 for the same distribution, 0 for topics sharing no word.
-
-    Parameters
-    ----------
-    topics_a : array of shape (n_a, n_vocab)
-        Topics as rows: probabilities, or any nonnegative word weights.
-    topics_b : array of shape (n_b, n_vocab)
-        Topics over the same vocabulary.
-
-    Returns
-    -------
-    ndarray of shape (n_a, n_b)
-        Entry ``[i, j]`` is the cosine between ``topics_a[i]`` and ``topics_b[j]``.
-    """
-    return _cosine(topics_a, topics_b, ("topics_a", "topics_b"))
-
-
-def _cosine(topics_a, topics_b, names):
-    """:func:`topic_similarity`, its errors naming the caller's arguments ``names``."""
-    a = check_array(topics_a, names[0], ndim=2, nonnegative=True)
-    b = check_array(topics_b, names[1], ndim=2, nonnegative=True)
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(
-            f"{names[1]} must have {a.shape[1]} words per topic, as {names[0]}; got {b.shape}"
-        )
-    for name, t in zip(names, (a, b), strict=True):
-        if np.any(np.linalg.norm(t, axis=1) == 0):
-            raise ValueError(f"{name} must have no all-zero topic (its cosine is undefined)")
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return a @ b.T
-
-
-def topic_recovery(true_topics, topics, *, return_matching: bool = False):
-    """Mean cosine similarity between true and estimated topics after the best matching.
-
-    Topics come out in an arbitrary order (label switching), so each true topic is paired
-    with one estimated topic by the assignment that maximises the total cosine similarity
-    (Hungarian algorithm); 1 means every topic was found exactly.
-
-    Parameters
-    ----------
-    true_topics : array of shape (n_topics, n_vocab)
-        The known topics.
-    topics : array of shape (n_estimated, n_vocab)
-        Estimated topics, ``n_estimated >= n_topics``.
-    return_matching : bool
-        Also return, for each true topic, the index of its estimated topic.
-
-    Returns
-    -------
-    float, or (float, ndarray of shape (n_topics,))
-    """
-    a = check_array(true_topics, "true_topics", ndim=2)
-    b = check_array(topics, "topics", ndim=2)
-    if a.shape[1] != b.shape[1] or b.shape[0] < a.shape[0]:
-        raise ValueError(
-            f"topics must have shape (>= {a.shape[0]}, {a.shape[1]}) to match true_topics; "
-            f"got {b.shape}"
-        )
-    if not isinstance(return_matching, bool | np.bool_):
-        raise TypeError(
-            f"return_matching must be True or False; got {type(return_matching).__name__}"
-        )
-    cos = _cosine(a, b, ("true_topics", "topics"))
-    rows, cols = linear_sum_assignment(-cos)
-    score = float(cos[rows, cols].mean())
-    return (score, cols) if return_matching else score

@@ -1,10 +1,8 @@
 """Widgets: the ipywidgets wiring over the pure panel functions of :mod:`vibook.panels`.
 
-Each widget calls one function that computes everything it shows (tested without a browser),
-then draws it. The readout is an ``ipywidgets.HTML`` with the CSS class ``vibook-readout``.
-Sliders whose redraw refits something (the mixture explorer) or draws many networks (the BNN
-prior explorer) redraw when released (``continuous_update=False``), not on every drag event;
-the closed-form coin and ELBO panels follow the drag.
+Each widget draws what one panel function computes; its readout is an ``ipywidgets.HTML`` of CSS
+class ``vibook-readout``. Sliders that refit (mixtures) or draw many networks (BNN prior) redraw on
+release (``continuous_update=False``); the closed-form coin and ELBO panels follow the drag.
 """
 
 from __future__ import annotations
@@ -13,6 +11,8 @@ import ipywidgets as w
 import matplotlib.pyplot as plt
 from IPython.display import display
 
+from vibook._checks import check_array, check_choice, check_positive_int, check_real
+from vibook.models.bnn import ACTIVATIONS
 from vibook.models.conjugate import coin_grid_posterior
 from vibook.panels import (
     bnn_prior_panel,
@@ -27,14 +27,58 @@ from vibook.plots import plot_coin_posterior, plot_elbo_panel, plot_function_dra
 __all__ = ["bnn_prior_explorer", "coin_flip_explorer", "elbo_explorer", "mixture_explorer"]
 
 
-def _show(fig) -> None:
-    """Show ``fig`` in the current output (a widget's ``Output``) and free it.
+STYLE = {"description_width": "90px"}
 
-    ``display`` works under every backend (inline, widget, Agg); the figure is closed so that
-    moving a slider a hundred times does not keep a hundred figures alive.
+
+def _show(fig) -> None:
+    """Show ``fig`` in the current output (a widget's ``Output``) and close it.
+
+    ``display`` works under every backend; closing it keeps slider moves from piling up figures.
     """
     display(fig)
     plt.close(fig)
+
+
+def _slider(name, value, lo, hi, *, label, step=None, integer=False, log=False, live=True):
+    """A slider for the argument ``name``, starting at ``value``.
+
+    Off-range values are refused (a slider would clip them); ``log`` spans ``10**lo..10**hi``.
+    """
+    value = check_positive_int(value, name, minimum=0) if integer else check_real(value, name)
+    bounds = (10.0**lo, 10.0**hi) if log else (lo, hi)
+    if not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"{name} must be in [{bounds[0]:g}, {bounds[1]:g}]; got {value}")
+    cls = w.IntSlider if integer else w.FloatLogSlider if log else w.FloatSlider
+    kw = {"base": 10} if log else {}
+    kw.update({} if step is None else {"step": step})
+    return cls(
+        value=value, min=lo, max=hi, description=label, continuous_update=live, style=STYLE, **kw
+    )
+
+
+def _panel(controls, layout, figsize, compute, readout_of, draw) -> w.VBox:
+    """Wire ``controls`` to one redraw and return ``layout`` above the readout and the plot.
+
+    Each redraw calls ``compute()`` for a panel, shows ``readout_of(panel)`` and calls
+    ``draw(panel, ax)`` on a fresh figure.
+    """
+    readout = w.HTML()
+    readout.add_class("vibook-readout")
+    out = w.Output()
+
+    def redraw(*_):
+        panel = compute()
+        readout.value = readout_of(panel)
+        with out:
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=figsize)
+            draw(panel, ax)
+            _show(fig)
+
+    for control in controls:
+        control.observe(redraw, names="value")
+    redraw()
+    return w.VBox([layout, readout, out])
 
 
 def coin_flip_explorer(
@@ -42,71 +86,37 @@ def coin_flip_explorer(
 ) -> w.VBox:
     """A control panel for Bayes' theorem on a coin: prior, data, posterior and evidence.
 
-    Move the prior's parameters or the observed counts and the prior, the (scaled)
-    likelihood and the posterior are redrawn, with the posterior mean, sd and log evidence.
+    Moving the prior's parameters or the counts redraws the prior, the (scaled) likelihood and the
+    posterior, with the posterior mean, sd and log evidence.
 
     Parameters
     ----------
     a, b : float
-        Initial ``Beta(a, b)`` prior parameters. The logit-normal prior has its own sliders,
-        ``logit loc`` and ``logit scale`` (a Normal on the log-odds).
+        Initial ``Beta(a, b)`` prior parameters, in [0.5, 20]. The logit-normal prior has its
+        own sliders, ``logit loc`` and ``logit scale`` (a Normal on the log-odds).
     heads, tails : int
-        Initial observed counts.
+        Initial observed counts, in 0..100.
     prior : {"beta", "logit-normal"}
         Initial prior family.
-
-    Returns
-    -------
-    ipywidgets.VBox
-        The panel; display it in a notebook.
     """
-    style = {"description_width": "90px"}
     family = w.ToggleButtons(
         options=[("Beta (conjugate)", "beta"), ("logit-normal", "logit-normal")],
-        value=prior,
+        value=check_choice(prior, "prior", ("beta", "logit-normal")),
         description="prior",
-        style=style,
+        style=STYLE,
     )
-    a_s = w.FloatSlider(
-        value=a,
-        min=0.5,
-        max=20,
-        step=0.5,
-        description="prior a",
-        style=style,
-    )
-    b_s = w.FloatSlider(
-        value=b,
-        min=0.5,
-        max=20,
-        step=0.5,
-        description="prior b",
-        style=style,
-    )
-    loc_s = w.FloatSlider(
-        value=0.0,
-        min=-3,
-        max=3,
-        step=0.1,
-        description="logit loc",
-        style=style,
-    )
-    scale_s = w.FloatSlider(
-        value=1.5,
-        min=0.1,
-        max=5,
-        step=0.1,
-        description="logit scale",
-        style=style,
-    )
-    heads_s = w.IntSlider(value=heads, min=0, max=100, description="heads", style=style)
-    tails_s = w.IntSlider(value=tails, min=0, max=100, description="tails", style=style)
-    readout = w.HTML()
-    readout.add_class("vibook-readout")
-    out = w.Output()
+    a_s = _slider("a", a, 0.5, 20, step=0.5, label="prior a")
+    b_s = _slider("b", b, 0.5, 20, step=0.5, label="prior b")
+    loc_s = _slider("loc", 0.0, -3, 3, step=0.1, label="logit loc")
+    scale_s = _slider("scale", 1.5, 0.1, 5, step=0.1, label="logit scale")
+    heads_s = _slider("heads", heads, 0, 100, integer=True, label="heads")
+    tails_s = _slider("tails", tails, 0, 100, integer=True, label="tails")
 
-    def redraw(*_):
-        panel = coin_grid_posterior(
+    def compute():
+        beta = family.value == "beta"
+        a_s.layout.display = b_s.layout.display = None if beta else "none"
+        loc_s.layout.display = scale_s.layout.display = "none" if beta else None
+        return coin_grid_posterior(
             heads_s.value,
             flips=heads_s.value + tails_s.value,
             prior=family.value,
@@ -115,24 +125,17 @@ def coin_flip_explorer(
             loc=loc_s.value,
             scale=scale_s.value,
         )
-        readout.value = coin_readout(panel)
-        beta = family.value == "beta"
-        a_s.layout.display = b_s.layout.display = None if beta else "none"
-        loc_s.layout.display = scale_s.layout.display = "none" if beta else None
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6, 3.5))
-            plot_coin_posterior(panel, ax=ax)
-            _show(fig)
 
-    for control in (family, a_s, b_s, loc_s, scale_s, heads_s, tails_s):
-        control.observe(redraw, names="value")
-    redraw()
-    controls = w.HBox([w.VBox([family, a_s, b_s, loc_s, scale_s]), w.VBox([heads_s, tails_s])])
-    return w.VBox([controls, readout, out])
-
-
-# --- Bayesian neural networks: prior explorer ---
+    controls = (family, a_s, b_s, loc_s, scale_s, heads_s, tails_s)
+    layout = w.HBox([w.VBox([family, a_s, b_s, loc_s, scale_s]), w.VBox([heads_s, tails_s])])
+    return _panel(
+        controls,
+        layout,
+        (6, 3.5),
+        compute,
+        coin_readout,
+        lambda p, ax: plot_coin_posterior(p, ax=ax),
+    )
 
 
 def bnn_prior_explorer(
@@ -140,125 +143,75 @@ def bnn_prior_explorer(
 ) -> w.VBox:
     """A control panel for the prior over functions of a one-hidden-layer BNN.
 
-    Move the prior scale, the width or the activation and twenty functions drawn from the
-    prior are redrawn, with their sd and mean absolute slope.
-
-    Returns
-    -------
-    ipywidgets.VBox
-        The panel; display it in a notebook.
+    Moving the prior scale (0.1-10), the width (1-200) or the activation redraws twenty functions
+    drawn from the prior, with their sd and mean absolute slope.
     """
-    style = {"description_width": "90px"}
-    scale_s = w.FloatLogSlider(
-        continuous_update=False,
-        value=prior_scale,
-        base=10,
-        min=-1,
-        max=1,
-        step=0.05,
-        description="prior scale",
-        style=style,
+    scale_s = _slider(
+        "prior_scale", prior_scale, -1, 1, step=0.05, log=True, live=False, label="prior scale"
     )
-    width_s = w.IntSlider(
-        continuous_update=False, value=width, min=1, max=200, description="width", style=style
-    )
+    width_s = _slider("width", width, 1, 200, integer=True, live=False, label="width")
     act = w.Dropdown(
-        options=["tanh", "relu", "sin", "gelu"],
-        value=activation,
+        options=list(ACTIVATIONS),
+        value=check_choice(activation, "activation", ACTIVATIONS),
         description="activation",
-        style=style,
+        style=STYLE,
     )
-    readout = w.HTML()
-    readout.add_class("vibook-readout")
-    out = w.Output()
 
-    def redraw(*_):
-        panel = bnn_prior_panel(
-            prior_scale=scale_s.value, width=width_s.value, activation=act.value
-        )
-        readout.value = bnn_prior_readout(panel)
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6, 3.2))
-            plot_function_draws(panel["x"], panel["draws"], ax=ax, title="draws from the prior")
-            _show(fig)
+    def draw(panel, ax):
+        plot_function_draws(panel["x"], panel["draws"], ax=ax, title="draws from the prior")
 
-    for c in (scale_s, width_s, act):
-        c.observe(redraw, names="value")
-    redraw()
-    return w.VBox([w.HBox([scale_s, width_s, act]), readout, out])
+    def compute():
+        return bnn_prior_panel(prior_scale=scale_s.value, width=width_s.value, activation=act.value)
 
-
-# --- Mixtures, KL and the ELBO (notebooks 02 and 03) ---
+    controls = (scale_s, width_s, act)
+    return _panel(controls, w.HBox(controls), (6, 3.2), compute, bnn_prior_readout, draw)
 
 
 def mixture_explorer(x, *, n_components: int = 6, concentration: float = 0.01) -> w.VBox:
-    """Sliders for the number of clusters and the Dirichlet concentration of a 2-D mixture.
+    """Sliders for the clusters (1-10) and the Dirichlet concentration (1e-4 to 1e3) of a mixture.
 
     Each change refits :func:`mixture_occupancy` and redraws the clusters (2-sd ellipses,
     thicker for heavier clusters, dashed when nearly empty).
     """
-    k_s = w.IntSlider(
-        continuous_update=False, value=n_components, min=1, max=10, description="components"
+    x = check_array(x, "x", shape=(None, 2))
+    k_s = _slider("n_components", n_components, 1, 10, integer=True, live=False, label="components")
+    c_s = _slider(
+        "concentration", concentration, -4, 3, log=True, live=False, label="concentration"
     )
-    c_s = w.FloatLogSlider(
-        continuous_update=False,
-        value=concentration,
-        base=10,
-        min=-4,
-        max=3,
-        description="concentration",
-    )
-    readout = w.HTML()
-    readout.add_class("vibook-readout")
-    out = w.Output()
 
-    def redraw(*_):
-        panel = mixture_occupancy(x, n_components=k_s.value, concentration=c_s.value)
+    def compute():
+        return mixture_occupancy(x, n_components=k_s.value, concentration=c_s.value)
+
+    def readout_of(panel):
         weights = ", ".join(f"{v:.2f}" for v in sorted(panel["weights"], reverse=True))
-        readout.value = f"clusters used: {panel['n_used']} of {k_s.value}; weights: {weights}"
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(5, 4))
-            plot_mixture_2d(
-                x,
-                panel["weights"],
-                panel["locs"],
-                panel["covariances"],
-                labels=panel["labels"],
-                ax=ax,
-            )
-            _show(fig)
+        return f"clusters used: {panel['n_used']} of {k_s.value}; weights: {weights}"
 
-    k_s.observe(redraw, names="value")
-    c_s.observe(redraw, names="value")
-    redraw()
-    return w.VBox([w.HBox([k_s, c_s]), readout, out])
+    def draw(panel, ax):
+        plot_mixture_2d(
+            x, panel["weights"], panel["locs"], panel["covariances"], labels=panel["labels"], ax=ax
+        )
+
+    return _panel((k_s, c_s), w.HBox([k_s, c_s]), (5, 4), compute, readout_of, draw)
 
 
 def elbo_explorer(x, *, q_loc: float = 0.0, q_scale: float = 0.5) -> w.VBox:
     """Move a Gaussian ``q`` over the Normal-Normal posterior and watch ELBO and KL trade off.
 
-    The readout shows that ``ELBO + KL`` stays equal to the log evidence however ``q`` moves;
-    the ELBO touches it only when ``q`` is the exact posterior.
+    The readout shows ``ELBO + KL`` equal to the log evidence however ``q`` moves; the ELBO touches
+    it only at the exact posterior. ``q_loc`` starts in [-3, 3], ``q_scale`` in [0.01, 3.16].
     """
-    loc_s = w.FloatSlider(value=q_loc, min=-3, max=3, step=0.01, description="q mean")
-    scale_s = w.FloatLogSlider(value=q_scale, base=10, min=-2, max=0.5, description="q sd")
-    readout = w.HTML()
-    readout.add_class("vibook-readout")
-    out = w.Output()
+    x = check_array(x, "x", ndim=1)
+    loc_s = _slider("q_loc", q_loc, -3, 3, step=0.01, label="q mean")
+    scale_s = _slider("q_scale", q_scale, -2, 0.5, log=True, label="q sd")
 
-    def redraw(*_):
+    def compute():
+        return elbo_panel(x, loc_s.value, scale_s.value)
 
-        panel = elbo_panel(x, loc_s.value, scale_s.value)
-        readout.value = elbo_readout(panel)
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6, 3.5))
-            plot_elbo_panel(panel, ax=ax)
-            _show(fig)
-
-    loc_s.observe(redraw, names="value")
-    scale_s.observe(redraw, names="value")
-    redraw()
-    return w.VBox([w.HBox([loc_s, scale_s]), readout, out])
+    return _panel(
+        (loc_s, scale_s),
+        w.HBox([loc_s, scale_s]),
+        (6, 3.5),
+        compute,
+        elbo_readout,
+        lambda p, ax: plot_elbo_panel(p, ax=ax),
+    )

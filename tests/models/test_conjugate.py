@@ -1,13 +1,20 @@
-"""Conjugate models: analytic posteriors and evidences against independent computations."""
+"""Conjugate models: analytic posteriors and evidences against independent computations,
+and minibatches in the Normal model against its exact posterior."""
 
+import jax.numpy as jnp
 import numpy as np
+import numpyro
 import pytest
+from jax.example_libraries.optimizers import exponential_decay
+from numpyro import handlers
 from scipy import integrate, stats
 
+from vibook import run_svi
 from vibook.models import (
     beta_binomial_log_evidence,
     beta_binomial_posterior,
     coin_grid_posterior,
+    normal_normal,
     normal_normal_log_evidence,
     normal_normal_posterior,
 )
@@ -87,3 +94,33 @@ def test_normal_normal_posterior_and_evidence_match_dense_formulas():
 def test_bad_input_names_the_argument(call, error, name):
     with pytest.raises(error, match=rf"\b{name}\b"):
         call()
+
+
+def _trace(model, *args, **kwargs):
+    with handlers.seed(rng_seed=3):
+        return handlers.trace(model).get_trace(*args, **kwargs)
+
+
+def test_normal_normal_minibatch_is_scaled_and_fits_the_exact_posterior(key):
+    rng = np.random.default_rng(0)
+    x = rng.normal(1.5, 1.0, size=1000)
+    tr = _trace(handlers.substitute(normal_normal, {"mu": 0.0}), x, subsample_size=50)
+    idx = np.asarray(tr["obs"]["value"])
+    assert tr["x"]["scale"] == pytest.approx(20.0)
+    np.testing.assert_allclose(tr["x"]["value"], x[idx])
+    fit = run_svi(
+        key,
+        normal_normal,
+        jnp.asarray(x),
+        subsample_size=100,
+        num_steps=1000,
+        optimizer=numpyro.optim.Adam(exponential_decay(0.05, 500, 0.1)),
+        num_draws=2000,
+    )
+    exact = normal_normal_posterior(x)
+    mu = fit.posterior.posterior["mu"].values.ravel()
+    # The posterior sd is 1/sqrt(1001) = 0.032; minibatch noise moves the fitted mean by a
+    # fraction of it once the step size has decayed, so 2 sds (0.063) is a safe bound.
+    assert mu.mean() == pytest.approx(float(exact.mean), abs=2 * float(exact.scale))
+    with pytest.raises(ValueError, match="subsample_size must be <="):
+        normal_normal(x, subsample_size=1001)

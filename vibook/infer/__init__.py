@@ -6,9 +6,8 @@
 - :mod:`vibook.infer.nuts`: :func:`run_nuts`, the No-U-Turn Sampler.
 - :mod:`vibook.infer.predictive`: :func:`posterior_samples` and :func:`predictive`.
 
-Every runner takes an explicit random key (no global seed) and hands its posterior draws back
-as an ArviZ 1.x ``xarray.DataTree`` with ``chain`` and ``draw`` dimensions (an SVI fit has one
-chain) holding NumPy arrays, so every ArviZ function works on them directly.
+Every runner takes an explicit random key (no global seed) and returns draws as an ArviZ 1.x
+``xarray.DataTree`` of NumPy arrays with ``chain`` and ``draw`` dims (one chain for SVI).
 """
 
 from vibook.fit import SVIDivergenceError, SVIFit

@@ -8,9 +8,10 @@ import arviz_base as azb
 import jax
 import numpy as np
 import xarray as xr
+from numpyro import handlers
 from numpyro.infer import MCMC, NUTS
 
-from vibook._checks import check_key, check_model, check_positive, check_positive_int
+from vibook._checks import check_bool, check_key, check_model, check_positive, check_positive_int
 from vibook.infer.svi import check_progress_bar
 
 __all__ = ["run_nuts"]
@@ -21,6 +22,24 @@ def _as_numpy(tree: xr.DataTree) -> xr.DataTree:
     return tree.map_over_datasets(
         lambda ds: ds.copy(data={k: np.asarray(v.values) for k, v in ds.data_vars.items()})
     )
+
+
+def _refuse_discrete_latents(model, model_args, model_kwargs) -> None:
+    """Raise ValueError naming unobserved discrete sites (often an observation passed as None)."""
+    trace = handlers.trace(handlers.seed(model, 0)).get_trace(*model_args, **model_kwargs)
+    discrete = [
+        name
+        for name, site in trace.items()
+        if site["type"] == "sample"
+        and not site["is_observed"]
+        and site["fn"].support.is_discrete
+        and not site["infer"].get("enumerate")
+    ]
+    if discrete:
+        raise ValueError(
+            f"the model has unobserved discrete site(s) {discrete}, which NUTS cannot sample: "
+            f"pass their observed values (is an argument such as {discrete[0]!r} None?)"
+        )
 
 
 # Per-draw statistics kept for diagnostics; ArviZ names them diverging, energy, lp,
@@ -50,18 +69,14 @@ def run_nuts(
 ) -> xr.DataTree:
     """Sample the posterior of ``model`` with the No-U-Turn Sampler (Hoffman & Gelman 2014).
 
-    NUTS is the reference: asymptotically exact, and with diagnostics (R-hat, ESS,
-    divergences) that say when it has not worked. Chains run in parallel when there are at
-    least ``num_chains`` JAX devices, vectorised on one device otherwise.
+    Asymptotically exact, with diagnostics (R-hat, ESS, divergences) that say when it failed.
 
     Parameters
     ----------
     rng_key : jax.random key
         Drives warm-up and sampling; the same key gives the same draws.
-    model : callable
-        A NumPyro model.
-    *model_args
-        Positional arguments of ``model``.
+    model, *model_args, **model_kwargs
+        A NumPyro model and its positional and keyword arguments.
     num_warmup, num_draws, num_chains : int
         Warm-up steps, kept draws per chain, and chains.
     target_accept_prob : float
@@ -74,8 +89,6 @@ def run_nuts(
         compiled program, about twice as fast as one after another for small models on a CPU).
     progress_bar : bool, optional
         Defaults to on in a notebook, off elsewhere and whenever ``VIBOOK_PROGRESS=0``.
-    **model_kwargs
-        Keyword arguments of ``model``.
 
     Returns
     -------
@@ -91,8 +104,7 @@ def run_nuts(
     target_accept_prob = check_positive(target_accept_prob, "target_accept_prob")
     if not target_accept_prob < 1:
         raise ValueError(f"target_accept_prob must be in (0, 1); got {target_accept_prob}")
-    if not isinstance(dense_mass, bool):
-        raise TypeError(f"dense_mass must be True or False; got {type(dense_mass).__name__}")
+    dense_mass = check_bool(dense_mass, "dense_mass")
     progress_bar = check_progress_bar(progress_bar)
     if chain_method is None:
         chain_method = "parallel" if jax.local_device_count() >= num_chains else "vectorized"
@@ -100,6 +112,7 @@ def run_nuts(
         raise ValueError(
             f"chain_method must be 'parallel', 'vectorized' or 'sequential'; got {chain_method!r}"
         )
+    _refuse_discrete_latents(model, model_args, model_kwargs)
     mcmc = MCMC(
         NUTS(model, target_accept_prob=target_accept_prob, dense_mass=dense_mass),
         num_warmup=num_warmup,

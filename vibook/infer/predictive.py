@@ -42,18 +42,14 @@ def predictive(
 
     Parameters
     ----------
-    rng_key : jax.random key
-        Drives the draws.
-    model : callable
-        The NumPyro model that was fitted.
+    rng_key, model : jax.random key, callable
+        The key of the draws, and the NumPyro model that was fitted.
     posterior : SVIFit or xarray.DataTree
         A result of :func:`run_svi` or :func:`run_nuts`.
-    *model_args
-        Positional arguments of ``model`` (new inputs for predictions).
+    *model_args, **model_kwargs
+        Arguments of ``model`` (new inputs for predictions).
     return_sites : list of str, optional
         Sites to return; by default the observed and deterministic ones.
-    **model_kwargs
-        Keyword arguments of ``model``.
 
     Returns
     -------

@@ -1,21 +1,18 @@
 """Pareto-smoothed importance sampling of a variational fit: how far to trust the guide.
 
-Draw ``z_s`` from the fitted guide ``q`` and compute the importance ratios
-``r_s = p(x, z_s) / q(z_s)``. If ``q`` were the posterior they would all be equal; the heavier
-their right tail, the more mass the posterior has where ``q`` has little. The tail's Pareto
-shape ``k`` (fitted with ArviZ's Pareto smoothing, Vehtari et al. 2024) says how far to trust
-``q``: below 0.5 good, 0.5-0.7 usable, above 0.7 not (Yao et al. 2018).
+The importance ratios ``r_s = p(x, z_s) / q(z_s)`` of draws ``z_s`` from the fitted guide ``q``
+would all be equal were ``q`` the posterior; the heavier their right tail, the more mass the
+posterior has where ``q`` has little. The tail's Pareto shape ``k`` (Vehtari et al. 2024) says how
+far to trust ``q``: < 0.5 good, 0.5-0.7 usable, > 0.7 not (Yao et al. 2018).
 
-:func:`log_ratios` is traceable, so :func:`vibook.run_svi` computes the ratios inside its
-compiled fit and stores k-hat on the record; :func:`psis_diagnostic` computes them on request
-for a finished fit, with the smoothed weights.
+:func:`log_ratios` is traceable, so :func:`vibook.run_svi` computes the ratios inside its compiled
+fit and stores k-hat; :func:`psis_diagnostic` does so for a finished fit, with the smoothed weights.
 
 References
 ----------
-Yao, Vehtari, Simpson and Gelman (2018), "Yes, but did it work?: Evaluating variational
-inference", ICML.
-Vehtari, Simpson, Gelman, Yao and Gabry (2024), "Pareto smoothed importance sampling",
-JMLR 25(72).
+Yao, Vehtari, Simpson and Gelman (2018), "Yes, but did it work?: Evaluating variational inference",
+ICML.
+Vehtari, Simpson, Gelman, Yao and Gabry (2024), "Pareto smoothed importance sampling", JMLR 25(72).
 """
 
 from __future__ import annotations
@@ -47,8 +44,8 @@ def full_data(model_kwargs: dict) -> dict:
 def log_ratios(rng_key, model, guide, params, model_args, model_kwargs, num_draws: int):
     """``log p(x, z_s) - log q(z_s)`` for ``num_draws`` draws ``z_s ~ q``, and the draws.
 
-    Traceable. The model is evaluated on all its data, also for a fit on minibatches, so
-    that the ratios are exact. The draws use keys ``jax.random.split(rng_key, num_draws)``.
+    Traceable. The model is evaluated on all its data, also for a fit on minibatches, so the ratios
+    are exact. The draws use keys ``jax.random.split(rng_key, num_draws)``.
 
     Returns
     -------
@@ -77,9 +74,8 @@ def log_ratios(rng_key, model, guide, params, model_args, model_kwargs, num_draw
 def smooth(log_ratios, latent=None) -> tuple[float, np.ndarray]:
     """Pareto-smooth the log importance ratios: k-hat and the normalised log weights.
 
-    Equal ratios (up to float32 rounding) mean importance sampling is exact (``q`` is the
-    posterior; k-hat is -inf), unless ``q`` is a point mass with nothing to weigh (NaN); any
-    NaN or infinite ratio gives k-hat +inf.
+    Equal ratios (to float32 rounding) mean ``q`` is the posterior (k-hat -inf), unless ``q`` is a
+    point mass with nothing to weigh (NaN); any NaN or infinite ratio gives k-hat +inf.
     """
     log_ratios = np.asarray(log_ratios, dtype=np.float64)
     n = log_ratios.shape[0]
@@ -129,23 +125,15 @@ class PSISResult:
 def psis_diagnostic(fit, *, rng_key=None, num_draws: int = 1000) -> PSISResult:
     """PSIS of a finished SVI fit: k-hat, the smoothed weights and corrected posterior means.
 
-    With ``k < 0.7`` the smoothed weights also correct posterior expectations
-    (:meth:`PSISResult.weighted_mean`). With the default key and number of draws this gives
-    the ``fit.khat`` that :func:`vibook.run_svi` stored.
+    With ``k < 0.7`` the smoothed weights correct posterior expectations
+    (:meth:`PSISResult.weighted_mean`); the defaults reproduce ``fit.khat``.
 
     Parameters
     ----------
-    fit : SVIFit
-        A :func:`vibook.run_svi` result.
-    rng_key : jax.random key, optional
-        Drives the draws; ``jax.random.key(0)`` by default.
+    fit, rng_key : SVIFit, jax.random key (optional)
+        A :func:`vibook.run_svi` result, and the draws' key (``jax.random.key(0)`` by default).
     num_draws : int
-        Number of draws from the guide (at least 100; the tail fit uses about
-        ``3 sqrt(num_draws)`` of them).
-
-    Returns
-    -------
-    PSISResult
+        Draws from the guide (>= 100; the tail fit uses about ``3 sqrt(num_draws)`` of them).
     """
     if not isinstance(fit, SVIFit):
         raise TypeError(f"fit must be an SVIFit (a run_svi result); got {type(fit).__name__}")

@@ -2,37 +2,31 @@
 
 The story, in the order it happens:
 
-1. **Trace the model once, staged.** Under ``jax.make_jaxpr`` every JAX operation of the
-   model is recorded, not run, while the data stay concrete Python values: the model's own
-   checks of its inputs still run (and raise), and one trace tells the latent,
-   deterministic and observed sites, the data as given, and ArviZ's dimension names (from
-   the plates each site sits in; :func:`stage_model`).
-2. **Split the arguments.** Arrays become arguments of the program; everything else
-   (numbers, strings, functions) stays a constant of the trace, so the model's Python code
-   sees the hyperparameters it would see outside ``jit`` (:func:`split_arrays`).
-3. **One program.** Inside one ``jax.jit``: a fresh copy of the guide, ``SVI.init`` (the
-   guide's first trace of the model, the search for valid initial values), every step
-   (``SVI.update`` in :func:`vibook.loop.scan_steps`), ``SVI.get_params``, the posterior
-   draws, the PSIS importance ratios (:func:`vibook.infer.psis.log_ratios`) and any
-   observed data the model computes with JAX. Run outside ``jit``, NumPyro executes its
-   set-up and draws operation by operation, and XLA compiles each of those hundreds of
-   operations separately; compiled together they cost one compilation. The keys and steps
-   are ``SVI.run``'s.
-4. **Nothing leaks out of the trace.** An autoguide records the model the first time it is
-   called, and inside the trace that record holds traced values, so each run hands the
-   trace a deep copy of the guide (made outside it, with concrete values), which is dropped
-   after the run. The ``SVI`` object is built inside the trace too. The guide the caller
-   gave is never touched.
-5. **Reuse.** The program is cached under everything it depends on besides the values of
-   its data (:class:`Program`): the same fit run again (a notebook cell run twice) does not
-   compile again.
-6. **Fallback.** A model whose Python code needs concrete values (a branch on the data)
-   cannot be traced as one program; it is fitted step by step, as ``SVI.run`` does
-   (:func:`eager_fit`).
+1. **Trace the model once, staged.** Under ``jax.make_jaxpr`` the model's JAX operations are
+   recorded, not run, while the data stay concrete: the model's own input checks still run (and
+   raise), and one trace tells the latent, deterministic and observed sites, the data as given, and
+   ArviZ's dimension names, from each site's plates (:func:`stage_model`).
+2. **Split the arguments.** Arrays become arguments of the program; everything else (numbers,
+   strings, functions) stays a constant of the trace, so the model's Python code sees the
+   hyperparameters it would see outside ``jit`` (:func:`split_arrays`).
+3. **One program.** Inside one ``jax.jit``: a fresh copy of the guide, ``SVI.init`` (the guide's
+   first trace of the model, the search for valid initial values), every step (``SVI.update`` in
+   :func:`vibook.loop.scan_steps`), ``SVI.get_params``, the posterior draws, the PSIS ratios
+   (:func:`vibook.infer.psis.log_ratios`) and any observed data the model computes with JAX, with
+   ``SVI.run``'s keys and steps. Outside ``jit``, XLA compiles each of the hundreds of operations of
+   NumPyro's set-up and draws separately; together they cost one compilation.
+4. **Nothing leaks out of the trace.** An autoguide records the model when first called, and inside
+   the trace that record holds traced values, so each run gives the trace a deep copy of the guide,
+   made outside it with concrete values and dropped after the run. ``SVI`` is built inside the trace
+   too; the caller's guide is never touched.
+5. **Reuse.** The program is cached under everything it depends on besides the values of its data
+   (:class:`Program`): the same fit run again (a notebook cell run twice) does not compile again.
+6. **Fallback.** A model whose Python code needs concrete values (a branch on the data) cannot be
+   traced as one program; it is fitted step by step, as ``SVI.run`` does (:func:`eager_fit`).
 
-Beyond NumPyro's and ArviZ's documented calls, one thing is read from NumPyro's trace: each
-site's plates (``cond_indep_stack``, with each frame's ``name`` and ``dim``), which give the
-ArviZ dims. ``tests/test_upstream_contract.py`` checks them against ArviZ's own conversion.
+Beyond NumPyro's and ArviZ's documented calls, only each site's plates are read from NumPyro's trace
+(``cond_indep_stack``: each frame's ``name`` and ``dim``), for the ArviZ dims;
+``tests/test_upstream_contract.py`` checks them against ArviZ's own conversion.
 """
 
 from __future__ import annotations
@@ -117,8 +111,7 @@ def stage_model(model, model_args, model_kwargs) -> ModelInfo:
 def split_arrays(tree):
     """Split a pytree into its array leaves and the rest (step 2).
 
-    Returns the arrays, the tree's structure, the other leaves (``None`` in place of each
-    array) and the positions of the arrays.
+    Returns the arrays, the treedef, the other leaves (``None`` for arrays) and their positions.
     """
     leaves, treedef = jax.tree.flatten(tree)
     where = tuple(
@@ -155,10 +148,7 @@ class FitJob:
 
 
 def make_svi(model, guide, optimizer, learning_rate, loss) -> SVI:
-    """A new ``SVI``; ``None`` stands for run_svi's defaults.
-
-    The defaults are ``AutoNormal(model)``, ``Adam(learning_rate)`` and ``Trace_ELBO()``.
-    """
+    """A new ``SVI``; ``None`` means the default: AutoNormal, Adam(learning_rate), Trace_ELBO."""
     guide = AutoNormal(model) if guide is None else guide
     optimizer = numpyro.optim.Adam(learning_rate) if optimizer is None else optimizer
     return SVI(model, guide, optimizer, Trace_ELBO() if loss is None else loss)
@@ -288,8 +278,7 @@ def eager_fit(job: FitJob, rng_key):
     svi = job.make_svi()
     fit_key, draw_key = jax.random.split(rng_key)
     if job.init_state is not None:
-        # SVI.run resumes from a state but needs init() to have set up the guide and the
-        # constraint transforms; the state's own key then drives the continued run.
+        # SVI.run needs init() to set up the guide and transforms; the state's key drives the run.
         svi.init(fit_key, *job.fit_args, **job.fit_kwargs)
     result = svi.run(
         fit_key,
@@ -338,11 +327,10 @@ def draws_directly(guide, info: ModelInfo) -> bool:
 def guide_draws(rng_key, guide, params, model_args, model_kwargs, num_draws, keep, direct):
     """Draws of the latent variables from a fitted guide, keyed by site name.
 
-    An autoguide's ``sample_posterior`` runs the whole model once per draw to constrain the
-    draws and to compute its deterministic sites. Where the model has none and the guide's
-    own trace samples its fitted distribution (``direct``), the guide is run instead: the
-    same distribution, at a fraction of the work. Only the sites in ``keep`` (the model's
-    latent and deterministic ones) are returned, not a guide's auxiliary variables.
+    An autoguide's ``sample_posterior`` runs the whole model per draw to constrain the draws and
+    compute deterministic sites. Where the model has none and the guide's own trace samples its
+    fitted distribution (``direct``), the guide is run instead, for a fraction of the work. Only the
+    sites in ``keep`` (the model's latent and deterministic ones) are returned, not auxiliary ones.
     """
     if isinstance(guide, AutoGuide) and not direct:
         return guide.sample_posterior(

@@ -1,9 +1,9 @@
 """``run_svi``: stochastic variational inference, one compiled program per fit.
 
 SVI turns inference into optimisation: it picks the member ``q`` of a family (the guide) that
-maximises the evidence lower bound, ``ELBO = E_q[log p(x, z) - log q(z)]``, by stochastic
-gradient steps (Hoffman et al. 2013; Kucukelbir et al. 2017). This module checks the call and
-writes the record; :mod:`vibook.infer.staged` tells how the fit itself runs.
+maximises the evidence lower bound ``ELBO = E_q[log p(x, z) - log q(z)]`` by stochastic gradient
+steps (Hoffman et al. 2013; Kucukelbir et al. 2017). This module checks the call and writes the
+record; :mod:`vibook.infer.staged` tells how the fit runs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import xarray as xr
 from numpyro.infer.autoguide import AutoNormal
 from numpyro.infer.svi import SVIState
 
-from vibook._checks import check_key, check_model, check_positive, check_positive_int
+from vibook._checks import check_bool, check_key, check_model, check_positive, check_positive_int
 from vibook.fit import SVIFit
 from vibook.infer.psis import smooth
 from vibook.infer.staged import TRACER_ERRORS, FitJob, compiled_fit, eager_fit, stage_model
@@ -113,53 +113,41 @@ def run_svi(
 ) -> SVIFit:
     """Fit ``model`` by stochastic variational inference and draw from the fitted guide.
 
-    The whole fit (guide set-up, every step, the posterior draws and the PSIS k-hat) runs as
-    one compiled XLA program (:mod:`vibook.infer.staged`), reused when the same fit is run
-    again with data of the same shapes.
+    The whole fit (guide set-up, steps, posterior draws, PSIS k-hat) runs as one compiled XLA
+    program (:mod:`vibook.infer.staged`), reused for the same fit on data of the same shapes.
 
     Parameters
     ----------
     rng_key : jax.random key
         Drives the fit and the posterior draws; the same key gives the same numbers.
-    model : callable
-        A NumPyro model.
-    *model_args
-        Positional arguments of ``model``.
+    model, *model_args, **model_kwargs
+        A NumPyro model and its positional and keyword arguments.
     guide : callable, optional
         The variational family; ``numpyro.infer.autoguide.AutoNormal(model)`` (mean-field
         Normal) by default. It is copied, never changed: ``fit.guide`` is the fitted one.
-    num_steps : int
-        Number of optimisation steps.
+    num_steps, num_draws : int
+        Number of optimisation steps, and of posterior draws from the fitted guide.
     optimizer : numpyro.optim optimiser, optional
         Defaults to ``numpyro.optim.Adam(learning_rate)``.
     learning_rate : float, optional
-        Step size of the default Adam optimiser, 0.01 unless given. Give either this or
-        ``optimizer``, not both.
+        Step size of the default Adam optimiser (0.01 by default); not with ``optimizer``.
     loss : numpyro ELBO, optional
         Defaults to ``Trace_ELBO()`` (one particle).
-    num_draws : int
-        Number of posterior draws taken from the fitted guide.
     psis_draws : int or None
-        Draws of the guide for the PSIS k-hat stored as ``fit.khat``, computed inside the fit
-        on all the data (the same number as
-        :func:`vibook.diagnostics.psis_diagnostic` with its defaults). ``None`` skips it
-        (``fit.khat`` is None): for a model with local latent variables per data point (LDA),
-        whose k-hat over thousands of dimensions says little, or where the cost of
-        evaluating the model ``psis_draws`` times on all its data is not wanted.
+        Draws of the guide for the PSIS k-hat ``fit.khat``, computed inside the fit on all the data
+        (the default matches :func:`vibook.diagnostics.psis_diagnostic`'s). ``None`` skips it
+        (``fit.khat`` is None): for models with local latent variables per data point (LDA), whose
+        k-hat over thousands of dimensions says little, or to save its cost.
     init_state : SVIState, optional
-        The ``state`` of an earlier fit of the same model and guide: the run continues
-        from it, so two runs of 500 steps give the same result as one of 1000.
+        The ``state`` of an earlier fit of the same model and guide, to continue from: two runs of
+        500 steps give the result of one of 1000.
     progress_bar : bool, optional
         Defaults to on in a notebook, off elsewhere and whenever ``VIBOOK_PROGRESS=0``.
     shard_data : bool
-        Run each step data-parallel over all local JAX devices: every array argument whose
-        leading axis has the length of the first one (the data axis) is split along that
-        axis over a one-dimensional device mesh (``jax.sharding.NamedSharding``), the
-        others are copied to every device, and XLA partitions the step, summing the
-        per-device parts of the ELBO. The result equals the single-device one up to float
-        rounding. The data axis must be a multiple of ``jax.local_device_count()``.
-    **model_kwargs
-        Keyword arguments of ``model``.
+        Run each step data-parallel over all local JAX devices: array arguments whose leading axis
+        has the first one's length (the data axis) are split along it over a 1-D device mesh, others
+        are copied to every device, and XLA partitions the step. Equal to the single-device result
+        up to rounding; the data axis must be a multiple of ``jax.local_device_count()``.
 
     Returns
     -------
@@ -191,8 +179,7 @@ def run_svi(
             0.01 if learning_rate is None else check_positive(learning_rate, "learning_rate")
         )
     progress_bar = check_progress_bar(progress_bar)
-    if not isinstance(shard_data, bool):
-        raise TypeError(f"shard_data must be True or False; got {type(shard_data).__name__}")
+    shard_data = check_bool(shard_data, "shard_data")
     fit_args, fit_kwargs = (
         _shard_data_axis(model_args, model_kwargs) if shard_data else (model_args, model_kwargs)
     )

@@ -1,9 +1,9 @@
 """Models: plain NumPyro functions, their guides, distributions and exact answers.
 
-One module per family. Observed data is the first argument (``None`` draws it from the prior
-predictive) and hyperparameters are keyword-only, as in NumPyro's own examples. Nothing here
-imports a runner: fitting and working with fits live in :mod:`vibook.infer`,
-:mod:`vibook.mixtures`, :mod:`vibook.topics` and :mod:`vibook.networks`.
+One module per family: observed data first (``None`` draws it from the prior predictive),
+hyperparameters keyword-only, as in NumPyro's examples. Nothing here imports a runner: fitting and
+working with fits live in :mod:`vibook.infer`, :mod:`vibook.mixtures`, :mod:`vibook.topics` and
+:mod:`vibook.networks`.
 """
 
 from vibook.models.bnn import LocalReparamELBO, bnn, bnn_apply, bnn_guide

@@ -1,29 +1,12 @@
 """Bayesian neural networks: an MLP with Normal priors on its weights.
 
-A Bayesian neural network puts a distribution over the weights of a network instead of
-fitting one set of them; predictions average the network over posterior draws, so the
-spread of those draws says how much the data pin the function down (MacKay 1992; Neal 1996;
-Blundell et al. 2015).
+A Bayesian neural network puts a distribution over the weights of a network instead of fitting one
+set of them; predictions average the network over posterior draws, so the spread of those draws says
+how much the data pin the function down (MacKay 1992; Neal 1996; Blundell et al. 2015).
 
-API
----
-``bnn(x, y=None, *, n_classes=None, hidden=(50,), activation="tanh", prior_scale=1.0,
-noise_scale=1.0, mask=None, subsample_size=None)``
-    The NumPyro model. ``n_classes=None`` is regression (Gaussian likelihood with a learned
-    noise sd ``sigma``), an integer is classification (categorical likelihood). Sites ``w0,
-    b0, w1, b1, ...`` (and ``sigma``). ``mask`` (bool, shape (n,)) drops points from the
-    likelihood, so a padded data set of fixed shape compiles once. Works with ``run_svi``
-    (pass ``guide=bnn_guide``) and ``run_nuts``, and :func:`vibook.networks.fit_bnn`.
-``bnn_guide(...)``
-    The mean-field Normal guide (same arguments as the model), means started at a prior draw
-    and scales at ``init_scale`` (small), the usual start for BNN variational inference.
-``LocalReparamELBO(config)``
-    The same ELBO estimated by the local reparameterisation trick (Kingma et al. 2015).
-``bnn_apply(weights, x, *, activation)``
-    The network itself, for one set of weights or a leading batch of draws.
-
-Fitting and predicting (``fit_bnn``, ``predict_proba``, ``predict_regression``) live in
-:mod:`vibook.networks`; predictive entropy, mutual information and the other scores in
+The model :func:`bnn` runs with ``run_svi`` (``guide=bnn_guide``), ``run_nuts`` and
+:func:`vibook.networks.fit_bnn`, which lives in :mod:`vibook.networks` with ``predict_proba`` and
+``predict_regression``; predictive entropy, mutual information and the other scores are in
 :mod:`vibook.metrics`.
 """
 
@@ -41,6 +24,7 @@ import numpyro.distributions as dist
 
 from vibook._checks import (
     check_array,
+    check_bool,
     check_choice,
     check_key,
     check_positive,
@@ -89,7 +73,8 @@ def check_hidden(hidden) -> tuple[int, ...]:
 
 def layer_scales(prior_scale, n_layers: int) -> tuple[float, ...]:
     """One prior scale ``s_l`` per layer, from one number or a sequence of ``n_layers``."""
-    if isinstance(prior_scale, Sequence):
+    n_layers = check_positive_int(n_layers, "n_layers")
+    if isinstance(prior_scale, Sequence) and not isinstance(prior_scale, str):
         if len(prior_scale) != n_layers:
             raise ValueError(
                 f"prior_scale must be a number or one per layer ({n_layers}); "
@@ -116,7 +101,6 @@ def bnn_apply(weights: dict[str, Any], x, *, activation: str = "tanh"):
         ``w0, b0, w1, b1, ...`` with shapes ``(..., fan_in, fan_out)`` and ``(..., fan_out)``;
         leading dimensions (posterior draws) broadcast.
     x : array of shape (n, d)
-        Inputs.
     activation : str
         One of ``"tanh"``, ``"relu"``, ``"gelu"``, ``"sin"``, ``"sigmoid"``.
 
@@ -149,9 +133,10 @@ def bnn(
 ):
     r"""An MLP with Normal priors on its weights, for regression or classification.
 
-    Each layer's weights have prior sd ``prior_scale / sqrt(fan_in)`` so that, whatever the
-    width, a unit's input has variance about ``prior_scale**2`` before the nonlinearity
-    (Neal 1996): the prior over functions, not over single weights, stays put as the net grows.
+    Sites ``w0, b0, w1, b1, ...`` (and ``sigma`` for regression). Each layer's weights have prior sd
+    ``prior_scale / sqrt(fan_in)`` so that, whatever the width, a unit's input has variance about
+    ``prior_scale**2`` before the nonlinearity (Neal 1996): the prior over functions, not over
+    single weights, stays put as the net grows.
 
     .. math::
 
@@ -179,11 +164,12 @@ def bnn(
     noise_scale : float
         ``tau``, scale of the half-Normal prior on the regression noise sd.
     learn_prior_scale : bool
-        Make each ``s_l`` a parameter (``prior_scale_l``, started at ``prior_scale``) that
-        SVI fits by maximising the ELBO: type-II maximum likelihood, MacKay's (1992) evidence
-        framework. NUTS keeps them at their starting values.
+        Make each ``s_l`` a parameter (``prior_scale_l``, started at ``prior_scale``) that SVI fits
+        by maximising the ELBO: type-II maximum likelihood, MacKay's (1992) evidence framework. NUTS
+        keeps them at their starting values.
     mask : array of bool of shape (n,), optional
-        Points with ``False`` are left out of the likelihood (padding).
+        Points with ``False`` are left out of the likelihood, so a padded data set of fixed shape
+        compiles once.
     subsample_size : int, optional
         Minibatch size; the likelihood is scaled by ``n / subsample_size``.
     """
@@ -227,9 +213,9 @@ def bnn(
         numpyro.sample("y", likelihood, obs=yb)
 
 
-def prior_sds(d, hidden, n_out, prior_scale):
+def prior_sds(n_inputs, hidden, n_outputs, prior_scale):
     """Each weight site's shape and prior sd, ``{"w0": ((fan_in, fan_out), sd), ...}``."""
-    shapes = bnn_layer_shapes(d, hidden, n_out)
+    shapes = bnn_layer_shapes(n_inputs, hidden, n_outputs)
     scales = layer_scales(prior_scale, len(shapes))
     sds = {}
     for i, ((fan_in, fan_out), s) in enumerate(zip(shapes, scales, strict=True)):
@@ -254,10 +240,10 @@ def bnn_guide(
 ):
     """Mean-field Normal guide for :func:`bnn` (Blundell et al. 2015).
 
-    Every weight gets its own Normal, started at a draw from the prior (a standard network
-    initialisation) with a small sd ``init_scale``, so the fit starts as an ordinary network
-    and widens where the data allow. The noise sd (regression) gets a LogNormal. Takes the
-    model's arguments; set ``init_scale`` with ``functools.partial``.
+    Every weight gets its own Normal, started at a prior draw (a standard network initialisation)
+    with small sd ``init_scale``, so the fit starts as an ordinary network and widens where the data
+    allow. The regression noise sd gets a LogNormal. Takes the model's arguments; set ``init_scale``
+    with ``functools.partial``.
     """
     x, _, n_classes = check_xy(x, None, n_classes, y_required=False)
     init_scale = check_positive(init_scale, "init_scale")
@@ -291,15 +277,13 @@ def bnn_guide(
 class LocalReparamELBO(numpyro.infer.elbo.ELBO):
     """The ELBO of :func:`bnn` under :func:`bnn_guide`, estimated by local reparameterisation.
 
-    Rather than draw every weight and push the inputs through one sampled network, draw each
-    unit's pre-activation directly: under a mean-field Normal guide it is Normal with mean
-    ``h @ loc + b_loc`` and variance ``h**2 @ scale**2 + b_scale**2``, given the layer's input
-    ``h`` (Kingma, Salimans and Welling 2015). Each data point then gets its own weight draw at
-    the cost of one extra matrix product, and the gradient variance falls with the batch size
-    instead of staying put. Same ELBO, same guide, same parameters: only the estimator of the
-    expected log-likelihood changes. The KL between the Normal guide and the Normal prior of
-    the weights is exact; that of the regression noise sd (LogNormal guide, half-Normal prior)
-    is estimated from the same draw.
+    Instead of one sampled network for all inputs, each unit's pre-activation is drawn directly:
+    given the layer's input ``h``, under the mean-field Normal guide it is Normal with mean
+    ``h @ loc + b_loc`` and variance ``h**2 @ scale**2 + b_scale**2`` (Kingma, Salimans and Welling
+    2015). Each data point gets its own weight draw for one extra matrix product, and the gradient
+    variance falls with the batch size. Only the estimator of the expected log-likelihood changes:
+    the KL of the weights (Normal guide, Normal prior) is exact, that of the regression noise sd
+    (LogNormal guide, half-Normal prior) estimated from the same draw.
 
     Parameters
     ----------
@@ -361,11 +345,12 @@ class LocalReparamELBO(numpyro.infer.elbo.ELBO):
 def check_xy(x, y, n_classes, *, y_required: bool = True):
     """Checked data: ``x`` as float32 (n, d), ``y`` as int32 labels or float32 targets.
 
-    With ``n_classes`` the labels must be integers in ``0..n_classes - 1`` (classification);
-    without it ``y`` is a real-valued target (regression). ``y`` may be None where it is not
-    required (a model drawing its targets). Traced values (inside ``jit``) pass through.
+    With ``n_classes`` the labels must be integers in ``0..n_classes - 1``, without it ``y`` is a
+    real target. ``y`` may be None unless ``y_required``. Traced values (inside ``jit``) pass
+    through.
     """
     x = jnp.asarray(check_array(x, "x", ndim=2), dtype=jnp.float32)
+    y_required = check_bool(y_required, "y_required")
     if n_classes is not None:
         n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
     if y is None:
@@ -417,9 +402,8 @@ def prior_function_draws(
 ):
     """Functions drawn from the prior of a regression :func:`bnn`: what the prior believes.
 
-    Each draw samples every weight from its prior and runs the network on ``x``; the spread
-    and wiggliness of the draws show what a prior scale, a width and an activation say about
-    functions before any data (Neal 1996).
+    The spread and wiggliness of the draws show what a prior scale, a width and an activation say
+    about functions before any data (Neal 1996).
 
     Parameters
     ----------
@@ -427,7 +411,7 @@ def prior_function_draws(
     x : array of shape (n, d)
         Inputs, for example a grid of shape (200, 1).
     num_draws : int
-        Number of functions.
+        Number of functions drawn.
     hidden, activation, prior_scale
         As in :func:`bnn`.
 

@@ -1,8 +1,7 @@
 """Conjugate toy models, each with its exact posterior and log evidence.
 
-Conjugacy means the posterior stays in the prior's family, so the answer that inference should
-reach is known in closed form. That makes these models the yardstick for every runner in
-vibook: a test or a notebook can compare an SVI or NUTS posterior (and an ELBO) with the truth.
+Conjugacy keeps the posterior in the prior's family, so inference's answer is known in closed form:
+these models are the yardstick for checking SVI and NUTS posteriors (and ELBOs).
 
 References
 ----------
@@ -54,8 +53,6 @@ def _check_heads(heads, flips, *, required: bool = False):
 def beta_binomial(heads=None, *, flips: int, a: float = 1.0, b: float = 1.0):
     r"""Coin with unknown bias ``theta`` and a Beta prior, observed as ``heads`` of ``flips``.
 
-    The Beta prior is "pseudo-counts": ``a - 1`` imagined heads and ``b - 1`` tails.
-
     .. math::
         \theta \sim \mathrm{Beta}(a, b), \qquad
         \text{heads} \mid \theta \sim \mathrm{Binomial}(\text{flips}, \theta)
@@ -67,7 +64,7 @@ def beta_binomial(heads=None, *, flips: int, a: float = 1.0, b: float = 1.0):
     flips : int
         Number of flips (>= 0).
     a, b : float
-        Beta prior parameters (> 0).
+        Beta prior parameters (> 0): "pseudo-counts" of ``a - 1`` heads and ``b - 1`` tails.
     """
     heads, flips = _check_heads(heads, flips)
     a = a if is_tracer(a) else check_positive(a, "a")
@@ -103,8 +100,7 @@ def logit_normal_coin(heads=None, *, flips: int, loc: float = 0.0, scale: float 
         z \sim \mathcal{N}(\mathrm{loc}, \mathrm{scale}^2), \quad \theta = \sigma(z), \quad
         \text{heads} \mid \theta \sim \mathrm{Binomial}(\text{flips}, \theta)
 
-    The posterior of ``theta`` has no closed form; :func:`coin_grid_posterior` computes it
-    on a grid, which is what NUTS and SVI are checked against.
+    No closed-form posterior; NUTS and SVI are checked against :func:`coin_grid_posterior`.
     """
     heads, flips = _check_heads(heads, flips)
     loc = loc if is_tracer(loc) else check_real(loc, "loc")
@@ -127,22 +123,17 @@ def coin_grid_posterior(
 ) -> dict[str, np.ndarray | float]:
     """Prior, likelihood and posterior of a coin's bias on a grid, with the log evidence.
 
-    Grid approximation is Bayes' theorem done by brute force: evaluate prior times likelihood
-    at many values of ``theta``, and normalise by the sum (a Riemann estimate of the
-    evidence). It works for any prior in one dimension, conjugate or not.
+    Bayes' theorem by brute force: prior times likelihood at many values of ``theta``, normalised by
+    the sum (a Riemann estimate of the evidence); it works for any 1-D prior.
 
     Parameters
     ----------
-    heads : int
-        Observed heads.
-    flips : int
-        Number of flips.
+    heads, flips : int
+        Observed heads and number of flips.
     prior : {"beta", "logit-normal"}
         ``Beta(a, b)`` on ``theta``, or ``Normal(loc, scale)`` on ``logit(theta)``.
-    a, b : float
-        Beta prior parameters, used when ``prior="beta"``.
-    loc, scale : float
-        Logit-normal prior parameters, used when ``prior="logit-normal"``.
+    a, b, loc, scale : float
+        ``a, b`` for ``prior="beta"``, ``loc, scale`` for ``prior="logit-normal"``.
     grid_size : int
         Number of grid points in (0, 1) (midpoints of equal cells).
 
@@ -215,10 +206,8 @@ def normal_normal(
         Observations; ``None`` draws ``n`` of them from the prior predictive.
     n : int, optional
         Number of observations when ``x`` is None.
-    prior_loc, prior_scale : float
-        Prior mean and standard deviation of ``mu``.
-    noise_scale : float
-        Known standard deviation of each observation.
+    prior_loc, prior_scale, noise_scale : float
+        Prior mean and sd of ``mu``, and the known sd of each observation.
     subsample_size : int, optional
         Minibatch size: each evaluation uses this many random observations, their
         log-likelihood scaled by ``n / subsample_size`` (an unbiased estimate of the sum).
@@ -266,8 +255,8 @@ def normal_normal_log_evidence(
 ) -> float:
     r"""Exact log marginal likelihood of :func:`normal_normal`.
 
-    Marginally ``x ~ N(m_0 1, sigma^2 I + s_0^2 1 1^T)``; its log density is evaluated in
-    closed form with the matrix determinant lemma and the Sherman-Morrison formula (O(n)).
+    Marginally ``x ~ N(m_0 1, sigma^2 I + s_0^2 1 1^T)``, evaluated in O(n) by the matrix
+    determinant lemma and the Sherman-Morrison formula.
     """
     x = check_array(x, "x", ndim=1).astype(np.float64)
     m0, s0, sigma = _check_normal_args(prior_loc, prior_scale, noise_scale)

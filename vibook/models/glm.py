@@ -1,10 +1,9 @@
 """Generalised linear models: Bayesian logistic regression, with minibatches.
 
-Logistic regression is the smallest model whose cost grows with the data: every evaluation of
-the likelihood touches all ``n`` rows. That makes it the yardstick for scaling inference: NUTS
-needs many full-data gradients per draw, full-batch SVI one per step, and minibatch SVI
-(``subsample_size``) a fixed number of rows per step however large ``n`` is (Hoffman et al.
-2013).
+Logistic regression is the smallest model whose cost grows with the data (every likelihood
+evaluation touches all ``n`` rows), so it is the yardstick for scaling inference: NUTS needs many
+full-data gradients per draw, full-batch SVI one per step, and minibatch SVI (``subsample_size``) a
+fixed number of rows per step however large ``n`` is (Hoffman et al. 2013).
 
 References
 ----------
@@ -22,6 +21,7 @@ import numpyro.distributions as dist
 from vibook._checks import (
     check_array,
     check_positive,
+    check_real,
     check_subsample,
     is_tracer,
 )
@@ -65,10 +65,8 @@ def logistic_regression(
     prior_scale : float
         Standard deviation ``s`` of the Normal priors on the weights and the bias.
     subsample_size : int, optional
-        Minibatch size: each evaluation of the model uses this many rows, drawn uniformly
-        (with replacement, so the cost per step does not grow with ``n``), and scales their
-        log-likelihood by ``n / subsample_size``, an unbiased estimate of the full sum.
-        ``None`` uses every row.
+        Minibatch size: rows per evaluation, drawn uniformly with replacement (so the cost per step
+        does not grow with ``n``), their log-likelihood scaled by ``n / subsample_size``.
 
     Examples
     --------
@@ -97,19 +95,18 @@ def logistic_loglik(x, y, *, w, b) -> float:
 
     Parameters
     ----------
-    x : array of shape (m, d)
-        Inputs.
-    y : array of shape (m,)
-        Labels in {0, 1}.
-    w : array of shape (d,)
-        Weights.
-    b : float
-        Bias.
+    x, y : arrays of shape (m, d) and (m,)
+        Inputs and labels in {0, 1}.
+    w, b : array of shape (d,) and float
+        Weights and bias.
     """
+    if y is None:
+        raise TypeError("y must be an array of labels 0 or 1; got None")
     _check_xy(x, y)
     w = check_array(w, "w", ndim=1)
     if w.shape[0] != x.shape[1]:
         raise ValueError(f"w must have one weight per column of x ({x.shape[1]}); got {w.shape}")
-    logits = np.asarray(x, dtype=np.float64) @ np.asarray(w, dtype=np.float64) + float(b)
+    b = check_real(b, "b")
+    logits = np.asarray(x, dtype=np.float64) @ np.asarray(w, dtype=np.float64) + b
     sign = 2.0 * np.asarray(y, dtype=np.float64) - 1.0
     return float(np.mean(-np.logaddexp(0.0, -sign * logits)))

@@ -1,16 +1,14 @@
 r"""Bayesian Gaussian mixtures, with the cluster assignments summed out.
 
 A mixture says each point came from one of ``K`` Gaussian clusters, picked with probabilities
-``weights``. The assignment of a point is a discrete latent variable; summing it out
-(log-sum-exp over the ``K`` clusters) leaves a smooth likelihood in the continuous parameters,
-so both SVI and NUTS can fit the model. Responsibilities (the posterior probability that a
-point belongs to each cluster) are recovered afterwards with
-:func:`vibook.mixtures.gmm_responsibilities`.
+``weights``. Summing out each point's discrete assignment (log-sum-exp over the ``K`` clusters)
+leaves a smooth likelihood in the continuous parameters, so both SVI and NUTS can fit the model;
+responsibilities (the posterior probability that a point belongs to each cluster) are recovered
+afterwards with :func:`vibook.mixtures.gmm_responsibilities`.
 
-The likelihood does not change when the clusters are renamed, so the posterior has ``K!``
-copies of every mode: label switching. In 1-D the model orders the cluster means, which
-removes it; in d dimensions :func:`vibook.mixtures.relabel_draws` matches each draw to a
-reference fit.
+The likelihood does not change when the clusters are renamed, so the posterior has ``K!`` copies of
+every mode: label switching. In 1-D the model orders the cluster means, which removes it; in d
+dimensions :func:`vibook.mixtures.relabel_draws` matches each draw to a reference fit.
 
 References
 ----------
@@ -53,10 +51,8 @@ class GaussianMixture(dist.Distribution):
 
     Parameters
     ----------
-    weights : array of shape (K,)
-        Mixture weights (sum to 1).
-    locs : array of shape (K,) or (K, d)
-        Cluster means; (K,) for 1-D points.
+    weights, locs : arrays of shape (K,), and (K,) for 1-D points or (K, d)
+        Mixture weights (summing to 1) and cluster means.
     scales : array of shape (K,) or (K, d, d)
         Cluster standard deviations (1-D) or lower Cholesky factors of the covariances.
     validate_args : bool, optional
@@ -92,10 +88,9 @@ class GaussianMixture(dist.Distribution):
 
     def log_prob(self, value):
         """Log density of the mixture: log-sum-exp over the clusters."""
-        # Written out rather than MixtureSameFamily.log_prob: this is the likelihood of every
-        # fit step, and inverting the K small Cholesky factors once makes a minibatch SVI fit
-        # about 3x faster on CPU than MultivariateNormal's triangular solve per point and
-        # cluster. tests/models/test_gmm.py checks that the two densities agree.
+        # Written out rather than MixtureSameFamily.log_prob: inverting the K small Cholesky factors
+        # once makes a minibatch SVI fit about 3x faster on CPU than MultivariateNormal's triangular
+        # solve per point and cluster. tests/models/test_gmm.py checks that the two densities agree.
         return logsumexp(self._per_cluster(value), axis=-1)
 
     def sample(self, key, sample_shape=()):
@@ -143,12 +138,9 @@ def gmm(
 ):
     r"""A Gaussian mixture with ``n_components`` clusters, for 1-D or d-D data.
 
-    Each point picks a cluster ``z_i`` with probabilities ``w`` and is drawn from that
-    cluster's Gaussian; ``z_i`` is summed out, so only ``w``, the means and the covariances
-    are sampled. In 1-D the means are ordered (``mu_1 < ... < mu_K``), which removes label
-    switching; in d-D each cluster has a covariance ``diag(s_k) L_k L_k^T diag(s_k)`` with an
-    LKJ prior on the correlation factor ``L_k`` (``covariance="full"``) or no correlation
-    (``covariance="diag"``).
+    The assignments are summed out (see the module docstring); in 1-D the means are ordered. In d-D
+    each cluster's covariance is ``diag(s_k) L_k L_k^T diag(s_k)``, with an LKJ prior on the
+    correlation factor ``L_k`` (``covariance="full"``) or ``L_k = I`` (``"diag"``).
 
     .. math::
         w \sim \mathrm{Dirichlet}(\alpha \mathbf 1_K), \quad
@@ -163,10 +155,8 @@ def gmm(
         standardised data (mean 0, sd 1 per column) for the default priors to be weak.
     n_components : int
         Number of clusters ``K``.
-    n : int, optional
-        Number of points to draw when ``x`` is None.
-    dim : int, optional
-        Dimension of the points to draw when ``x`` is None; ``None`` means 1-D, shape (n,).
+    n, dim : int, optional
+        Number and dimension of the points to draw when ``x`` is None; ``dim=None`` is 1-D, (n,).
     covariance : {"full", "diag"}
         Cluster covariance in d-D (ignored in 1-D).
     concentration : float
@@ -268,19 +258,16 @@ def gmm_guide(
 ):
     r"""Mean-field Normal guide for :func:`gmm`, started at given values.
 
-    All the mixture's parameters are mapped to unconstrained space (the weights by
-    stick-breaking, the scales by ``log``, the correlation factors by the signed
-    stick-breaking of LKJ, ordered means by log gaps) and packed into one vector ``u``
-    with independent Normals, as ``AutoDiagonalNormal`` does (Kucukelbir et al. 2017):
+    Every parameter is mapped to unconstrained space (weights by stick-breaking, scales by ``log``,
+    correlation factors by LKJ's signed stick-breaking, ordered means by log gaps) and packed into
+    one vector ``u`` of independent Normals, like ``AutoDiagonalNormal`` (Kucukelbir et al. 2017):
 
     .. math::
-        q(u) = \mathcal N(u \mid m, \operatorname{diag}(s^2)), \qquad
-        (w, \mu, s, L) = T(u).
+        q(u) = \mathcal N(u \mid m, \operatorname{diag}(s^2)), \qquad (w, \mu, s, L) = T(u).
 
-    Unlike an autoguide it needs no trace of the model, and no search for valid starting
-    values, to set itself up, so a fit compiles a smaller program. Takes the model's arguments; give
-    the starting values with ``functools.partial(gmm_guide, init_values=...)``, for example
-    :func:`gmm_init_values` of the data.
+    Unlike an autoguide it needs no model trace and no search for valid starting values to set
+    itself up, so a fit compiles a smaller program. Give the starting values with
+    ``functools.partial(gmm_guide, init_values=...)``, e.g. :func:`vibook.mixtures.gmm_init_values`.
 
     Parameters
     ----------
@@ -290,8 +277,7 @@ def gmm_guide(
         Starting means of ``weights``, ``locs``, ``scales`` (and ``corr_chol`` for full
         covariances; the identity if missing), in the model's shapes.
     init_scale : float
-        Starting sd of every unconstrained coordinate (small: the fit starts at
-        ``init_values``).
+        Starting sd of every unconstrained coordinate (small: the fit starts at ``init_values``).
     """
     del concentration, loc_prior_loc, loc_prior_scale, scale_prior_scale, lkj_concentration
     del subsample_size  # every parameter is global: the guide is the same for a minibatch

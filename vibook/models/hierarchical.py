@@ -1,30 +1,27 @@
 r"""Hierarchical normal models: eight schools, centred and non-centred, and an exact case.
 
-Eight schools (Rubin 1981) is the classic small hierarchical model: each school's coaching
-effect ``theta_j`` is measured with a known standard error ``sigma_j``, and the effects are
-drawn from a common population with mean ``mu`` and scale ``tau``. When ``tau`` is small the
-``theta_j`` are squeezed together, so the posterior has the shape of a funnel: wide at the top,
-a thin neck at the bottom. NUTS with one step size cannot follow both; in the *centred*
-parameterisation it reports divergent transitions and mixes badly in ``tau``. Writing
-``theta_j = mu + tau * eta_j`` with ``eta_j ~ N(0, 1)`` (the *non-centred* form) removes the
-funnel from the geometry the sampler sees (Papaspiliopoulos, Roberts and Skold 2007; Betancourt
-and Girolami 2015).
+Eight schools (Rubin 1981) is the classic small hierarchical model: each school's coaching effect
+``theta_j`` is measured with a known standard error ``sigma_j``, and the effects are drawn from a
+common population with mean ``mu`` and scale ``tau``. When ``tau`` is small the ``theta_j`` are
+squeezed together, so the posterior is a funnel: wide at the top, a thin neck at the bottom. NUTS
+with one step size cannot follow both; in the *centred* parameterisation it reports divergent
+transitions and mixes badly in ``tau``. Writing ``theta_j = mu + tau * eta_j`` with
+``eta_j ~ N(0, 1)`` (the *non-centred* form) removes the funnel from the geometry the sampler sees
+(Papaspiliopoulos, Roberts and Skold 2007; Betancourt and Girolami 2015).
 
-With the group scale ``tau`` known, the model is Gaussian throughout, and
-:func:`hierarchical_normal_posterior` gives its exact joint posterior: the yardstick for NUTS
-and full-rank SVI.
-
-The per-school sites have their own latent ``theta_j`` each, so they are not minibatched: a
-subsample of schools would leave the others' effects without a likelihood.
+With ``tau`` known the model is Gaussian throughout, and :func:`hierarchical_normal_posterior`
+gives its exact joint posterior: the yardstick for NUTS and full-rank SVI. The per-school sites
+each have their own latent ``theta_j``, so they are not minibatched: a subsample of schools would
+leave the others' effects without a likelihood.
 
 References
 ----------
-Rubin (1981), "Estimation in parallel randomized experiments", Journal of Educational
-Statistics 6(4), 377-401.
+Rubin (1981), "Estimation in parallel randomized experiments", Journal of Educational Statistics
+6(4), 377-401.
 Gelman, Carlin, Stern, Dunson, Vehtari and Rubin (2013), *Bayesian Data Analysis*, 3rd ed.,
 section 5.5.
-Betancourt and Girolami (2015), "Hamiltonian Monte Carlo for hierarchical models", in
-*Current Trends in Bayesian Methodology with Applications*.
+Betancourt and Girolami (2015), "Hamiltonian Monte Carlo for hierarchical models", in *Current
+Trends in Bayesian Methodology with Applications*.
 """
 
 from __future__ import annotations
@@ -78,9 +75,6 @@ def eight_schools_centred(
 ):
     r"""Eight schools in the centred parameterisation: the group effects are sampled directly.
 
-    Each group's effect is drawn around the population mean, and each observation is a noisy
-    measurement of its group's effect.
-
     .. math::
         \mu \sim \mathcal{N}(\mu_0, s_0^2), \quad \tau \sim \mathrm{HalfCauchy}(s_\tau), \quad
         \theta_j \sim \mathcal{N}(\mu, \tau^2), \quad
@@ -120,8 +114,8 @@ def eight_schools_noncentred(
     r"""Eight schools in the non-centred parameterisation: standardised effects are sampled.
 
     The same model as :func:`eight_schools_centred`, but the sampler moves in the standardised
-    effects ``eta_j``, whose prior does not depend on ``tau``; ``theta`` is a deterministic
-    site, so both parameterisations report the same variables.
+    effects ``eta_j``, whose prior does not depend on ``tau``; ``theta`` is a deterministic site,
+    so both parameterisations report the same variables.
 
     .. math::
         \mu \sim \mathcal{N}(\mu_0, s_0^2), \quad \tau \sim \mathrm{HalfCauchy}(s_\tau), \quad
@@ -130,14 +124,8 @@ def eight_schools_noncentred(
 
     Parameters
     ----------
-    y : array of shape (n_groups,), optional
-        Observed effects; ``None`` draws them from the prior predictive.
-    sigma : array of shape (n_groups,)
-        Known standard errors of the observations (> 0).
-    mu_loc, mu_scale : float
-        Normal prior on the population mean ``mu``.
-    tau_scale : float
-        Scale of the half-Cauchy prior on the population scale ``tau``.
+    y, sigma, mu_loc, mu_scale, tau_scale
+        As in :func:`eight_schools_centred`.
     """
     y, sigma = _check_schools(y, sigma)
     mu_loc, mu_scale = _check_prior(mu_loc, mu_scale)
@@ -154,8 +142,7 @@ def hierarchical_normal(y=None, *, sigma, tau, mu_loc: float = 0.0, mu_scale: fl
     r"""A hierarchical normal model whose group scale ``tau`` is known: Gaussian throughout.
 
     Fixing ``tau`` makes every conditional Normal and linear, so the joint posterior of
-    ``(mu, theta)`` is a multivariate Normal, given exactly by
-    :func:`hierarchical_normal_posterior`.
+    ``(mu, theta)`` is multivariate Normal, given exactly by :func:`hierarchical_normal_posterior`.
 
     .. math::
         \mu \sim \mathcal{N}(\mu_0, s_0^2), \quad
@@ -164,14 +151,10 @@ def hierarchical_normal(y=None, *, sigma, tau, mu_loc: float = 0.0, mu_scale: fl
 
     Parameters
     ----------
-    y : array of shape (n_groups,), optional
-        Observed group estimates; ``None`` draws them from the prior predictive.
-    sigma : array of shape (n_groups,)
-        Known standard errors of the observations (> 0).
+    y, sigma, mu_loc, mu_scale
+        As in :func:`eight_schools_centred` (``y`` holds the observed group estimates).
     tau : float
         Known scale of the group effects around ``mu`` (> 0).
-    mu_loc, mu_scale : float
-        Normal prior on the population mean ``mu``.
     """
     y, sigma = _check_schools(y, sigma)
     mu_loc, mu_scale = _check_prior(mu_loc, mu_scale)
@@ -188,7 +171,7 @@ def hierarchical_normal_posterior(
     r"""The exact joint posterior of ``(mu, theta_1, ..., theta_J)`` in :func:`hierarchical_normal`.
 
     Prior and likelihood are Gaussian in ``z = (mu, theta)``, so the posterior precision is the
-    prior precision plus the likelihood's, and the posterior mean solves one linear system:
+    prior's plus the likelihood's, and the posterior mean solves one linear system:
 
     .. math::
         \Lambda = \Lambda_0 + \mathrm{diag}(0, \sigma_1^{-2}, \dots, \sigma_J^{-2}), \quad
@@ -201,10 +184,8 @@ def hierarchical_normal_posterior(
 
     Parameters
     ----------
-    y : array of shape (n_groups,)
-        Observed group estimates.
-    sigma : array of shape (n_groups,)
-        Known standard errors (> 0).
+    y, sigma : arrays of shape (n_groups,)
+        Observed group estimates and their known standard errors (> 0).
     tau : float
         Known group scale (> 0).
     mu_loc, mu_scale : float

@@ -1,21 +1,17 @@
 r"""Latent Dirichlet Allocation (LDA): the model, its distributions and its guide.
 
-A document is a bag of words drawn from a mixture of topics: each topic is a distribution over
-the vocabulary, each document has its own topic proportions (Blei, Ng and Jordan 2003). The
-token-level topic assignments are summed out, so a document's word counts are multinomial with
-probabilities ``theta_d @ beta`` and only the document-topic and topic-word variables remain.
+A document is a bag of words drawn from a mixture of topics, each a distribution over the
+vocabulary, in the document's own proportions (Blei, Ng and Jordan 2003). Token-level topic
+assignments are summed out: a document's counts are multinomial in ``theta_d @ beta``.
 
 Two choices make the fit fast and stable:
 
-* A Dirichlet is a normalised vector of independent Gamma variables, so the model samples the
-  *logarithms* of those Gamma variables (:class:`LogGamma`) and takes a softmax. The marginal
-  model is exactly LDA, and every density is evaluated in log space, where a topic's many
-  near-zero word probabilities cannot underflow. A mean-field Normal guide on these log-Gamma
-  variables makes each topic and each document's proportions logistic-normal.
-* Counts are kept as padded sparse rows (:class:`vibook.corpora.Corpus`): per document, its
-  distinct words and their counts. The likelihood gathers only those columns of ``beta``,
-  never a dense (n_docs, n_vocab) matrix, and ``subsample_size`` fits on minibatches of
-  documents with the likelihood scaled up to the whole corpus (Hoffman et al. 2013).
+* A Dirichlet is a normalised vector of independent Gamma variables, so the model samples their
+  *logarithms* (:class:`LogGamma`) and takes a softmax: exactly LDA, with every density in log
+  space, where a topic's many near-zero word probabilities cannot underflow.
+* Counts are padded sparse rows (:class:`vibook.corpora.Corpus`): the likelihood gathers only the
+  columns of ``beta`` at each document's words, never a dense (n_docs, n_vocab) matrix;
+  ``subsample_size`` fits on minibatches of documents (Hoffman et al. 2013).
 
 References
 ----------
@@ -25,7 +21,7 @@ Hoffman, Blei, Wang and Paisley (2013), "Stochastic variational inference", *JML
 Srivastava and Sutton (2017), "Autoencoding variational inference for topic models", *ICLR*.
 
 Fitting, held-out inference and scores (``fit_lda``, ``perplexity``, ``topic_recovery``, ...)
-live in :mod:`vibook.topics`.
+live in :mod:`vibook.topics` and :mod:`vibook.topic_scores`.
 """
 
 from __future__ import annotations
@@ -115,6 +111,7 @@ class _SparseMultinomial(dist.Distribution):
 
 def check_corpus(counts, word_ids, n_vocab):
     """Validate padded sparse counts and word ids; return them as NumPy int32 arrays."""
+    n_vocab = check_positive_int(n_vocab, "n_vocab")
     counts = check_array(counts, "counts", ndim=2, integer=True, nonnegative=True)
     word_ids = check_array(word_ids, "word_ids", ndim=2, integer=True, nonnegative=True)
     if word_ids.shape != counts.shape:
@@ -154,6 +151,7 @@ def _check_observed(counts, word_ids, n_vocab):
 
 def lda_priors(n_topics, doc_topic_prior, topic_word_prior):
     """The Dirichlet concentrations ``(alpha, eta)``, ``1 / n_topics`` where not given."""
+    n_topics = check_positive_int(n_topics, "n_topics")
     alpha = 1.0 / n_topics if doc_topic_prior is None else doc_topic_prior
     eta = 1.0 / n_topics if topic_word_prior is None else topic_word_prior
     if not is_tracer(alpha):
@@ -176,30 +174,23 @@ def lda(
 ):
     r"""Latent Dirichlet Allocation with the topic of each token summed out.
 
-    Each topic is a distribution over words and each document mixes topics in its own
-    proportions; a document's counts are then multinomial in the mixed word probabilities.
-
     .. math::
         \beta_k \sim \mathrm{Dirichlet}(\eta \mathbf{1}_V), \quad
         \theta_d \sim \mathrm{Dirichlet}(\alpha \mathbf{1}_K), \quad
         n_{d\cdot} \mid \theta_d, \beta \sim \mathrm{Multinomial}(N_d, \theta_d^\top \beta)
 
-    The Dirichlet draws are made as softmaxes of :class:`LogGamma` variables, sites
-    ``topic_logits`` (n_topics, n_vocab) and ``doc_logits`` (n_docs, n_topics); ``topics``
-    and ``doc_topics`` record ``beta`` and ``theta``.
+    The Dirichlets are softmaxes of :class:`LogGamma` sites ``topic_logits`` (n_topics, n_vocab) and
+    ``doc_logits`` (n_docs, n_topics); ``topics`` and ``doc_topics`` record ``beta``, ``theta``.
 
     Parameters
     ----------
     counts : array of shape (n_docs, n_slots), optional
-        Padded sparse counts (:class:`vibook.corpora.Corpus`): ``counts[d, j]`` copies of word
-        ``word_ids[d, j]``, zero in padding slots. ``None`` draws whole documents from the
-        prior predictive, as dense counts of shape (n_docs, n_vocab).
+        Padded sparse counts (:class:`vibook.corpora.Corpus`); ``None`` draws whole documents from
+        the prior predictive, as dense counts of shape (n_docs, n_vocab).
     word_ids : array of shape (n_docs, n_slots)
         Vocabulary index of each slot; required with ``counts``.
-    n_topics : int
-        Number of topics ``K``.
-    n_vocab : int
-        Vocabulary size ``V``.
+    n_topics, n_vocab : int
+        Number of topics ``K`` and vocabulary size ``V``.
     doc_lengths : array of shape (n_docs,), optional
         Tokens per document, required when ``counts`` is None.
     doc_topic_prior, topic_word_prior : float, optional
@@ -280,14 +271,11 @@ def lda_guide(
 ):
     r"""Mean-field guide for :func:`lda`: logistic-normal topics, Dirichlet proportions.
 
-    Each topic's log-Gamma variables get independent Normals, so each topic is
-    logistic-normal (a softmax of Gaussians) with parameters ``topic_loc`` and
-    ``topic_scale`` of shape (n_topics, n_vocab). Each document's proportions get a Dirichlet
-    whose parameters are not stored but computed, for the documents of the minibatch, by
-    ``local_steps`` iterations of LDA's coordinate-ascent E-step with the topics at the guide's
-    median (Blei et al. 2003; the local step of Hoffman et al. 2013's stochastic VI). A
-    document's proportions are then good after one visit, instead of after many gradient
-    steps on per-document parameters.
+    Each topic's log-Gamma variables get independent Normals (``topic_loc``, ``topic_scale``, shape
+    (n_topics, n_vocab)): each topic is logistic-normal. Each document's proportions get a Dirichlet
+    whose parameters are computed, not stored: ``local_steps`` iterations of LDA's coordinate-ascent
+    E-step for the minibatch's documents, topics at the guide's median (Blei et al. 2003; the local
+    step of Hoffman et al. 2013), good after one visit, not many gradient steps.
 
     .. math::
         q(\beta, \theta) = \prod_{k,w} \mathcal{N}(y_{kw} \mid m_{kw}, s_{kw}^2)
@@ -296,13 +284,10 @@ def lda_guide(
         \quad \gamma_{dk} = \alpha + \sum_w n_{dw} \phi_{dwk},
         \ \phi_{dwk} \propto e^{\psi(\gamma_{dk})} \mathrm{softmax}(m_k)_w
 
-    ``gamma`` is held fixed (no gradient flows through it), so the ELBO's gradient moves only
-    the topic parameters. The topic locations start at independent standard Normal draws
-    (which breaks the symmetry between topics) and the scales at ``init_scale``; a scale is
-    kept below 3, enough for any posterior and small enough that ``exp`` of a draw stays
-    finite. With ``init_topics`` (array of shape (n_topics, n_vocab), positive) the topic
-    locations start at its logarithm instead (see :func:`seed_topics`). Takes the arguments
-    of :func:`lda`.
+    Takes the arguments of :func:`lda`. No gradient flows through ``gamma``: the ELBO's gradient
+    moves only the topic parameters. Topic locations start at standard Normal draws (breaking the
+    symmetry) or at ``log(init_topics)`` (positive, shape (n_topics, n_vocab); see
+    :func:`seed_topics`); scales at ``init_scale``, kept below 3 so ``exp`` of a draw stays finite.
     """
     if counts is None:
         raise ValueError("lda_guide needs the observed counts (it fits the posterior of data)")

@@ -1,13 +1,11 @@
 """Minibatches drawn with replacement: the one subsampling mechanism vibook's models use.
 
-On CPU NumPyro picks a plate's minibatch without replacement by a scan over a copy of all
-``n`` indices, which costs O(n) per step. Drawn with replacement, a minibatch costs
-O(subsample_size), and the sum over it, scaled by ``n / subsample_size``, is still an
-unbiased estimate of the full log-likelihood.
+On CPU NumPyro draws a plate's minibatch without replacement by a scan over all ``n`` indices: O(n)
+per step. With replacement it costs O(subsample_size), and the sum over it, scaled by
+``n / subsample_size``, is still an unbiased estimate of the full log-likelihood.
 
-The handler replaces the index sampler (``fn``) of NumPyro's ``plate`` message, a part of
-NumPyro's effect-handler protocol that its documentation does not promise;
-``tests/test_upstream_contract.py`` fails clearly if a release changes it.
+The handler replaces the ``plate`` message's index sampler (``fn``), which NumPyro's documentation
+does not promise; ``tests/test_upstream_contract.py`` fails if a release changes it.
 """
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+"""Panels: the numbers behind the widgets (KL fits, ELBO + KL, mixture occupancy, readouts)."""
+
 import numpy as np
 import pytest
 
@@ -5,6 +7,7 @@ from vibook.data import load_faithful
 from vibook.models import normal_normal_log_evidence, normal_normal_posterior
 from vibook.panels import (
     BIMODAL,
+    coin_readout,
     elbo_panel,
     elbo_readout,
     fit_gaussian_kl,
@@ -55,3 +58,10 @@ def test_small_dirichlet_concentration_empties_surplus_clusters():
     x = (raw - raw.mean(0)) / raw.std(0)
     assert mixture_occupancy(x, n_components=6, concentration=1e-3)["n_used"] == 2
     assert mixture_occupancy(x, n_components=6, concentration=1e3)["n_used"] == 6
+
+
+def test_readout_format():
+    text = coin_readout({"posterior_mean": 0.5, "posterior_sd": 0.1, "log_evidence": -2.0})
+    assert text == "posterior mean = 0.500, posterior sd = 0.100, log evidence = -2.000"
+    with pytest.raises(ValueError, match="panel lacks the key"):
+        coin_readout({})

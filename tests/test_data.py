@@ -1,0 +1,114 @@
+"""Data sets: the neural-network, mixture and logistic-regression data and their truths."""
+
+import numpy as np
+import pytest
+
+from vibook.data import (
+    FAITHFUL_COLUMNS,
+    GAP,
+    gap_regression,
+    load_digits_split,
+    load_faithful,
+    make_mixture,
+    synthetic_logistic,
+    two_moons,
+)
+
+
+def test_gap_regression_leaves_the_gap_empty():
+    d = gap_regression(50, noise=0.1, seed=3)
+    x = d["x"][:, 0]
+    assert d["x"].shape == (50, 1) and d["y"].shape == (50,)
+    assert not np.any((x > GAP[0]) & (x < GAP[1]))
+    assert x.min() >= -2 and x.max() <= 2
+    resid = d["y"] - d["f"](x)
+    assert 0.06 < resid.std() < 0.14  # 50 draws of N(0, 0.1^2): sd within about +-20%
+    np.testing.assert_array_equal(gap_regression(50, seed=3)["x"], d["x"])
+
+
+def test_two_moons_is_standardised_and_balanced():
+    d = two_moons(200, seed=0)
+    np.testing.assert_allclose(d["x"].mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(d["x"].std(0), 1, atol=1e-5)
+    assert np.bincount(d["y"]).tolist() == [100, 100]
+
+
+def test_digits_split_is_fixed_stratified_and_70_30():
+    d = load_digits_split()
+    assert d["x_train"].shape == (1257, 64) and d["x_test"].shape == (540, 64)
+    # pixels 0-16 divided by 16: the 17 grey levels k/16 fill [0, 1] end to end
+    np.testing.assert_array_equal(np.unique(d["x_train"] * 16), np.arange(17))
+    # stratified: each digit's share of the test set matches its share overall (+-1 image)
+    counts = np.bincount(d["y_test"], minlength=10)
+    total = counts + np.bincount(d["y_train"], minlength=10)
+    assert np.all(np.abs(counts - 0.3 * total) <= 1)
+    np.testing.assert_array_equal(load_digits_split()["y_test"], d["y_test"])
+
+
+def test_digits_held_out_classes_and_standardisation():
+    d = load_digits_split(classes=[0, 1, 2, 3, 4], standardize=True)
+    assert set(np.unique(d["y_train"])) == {0, 1, 2, 3, 4}
+    assert set(np.unique(d["y_ood"])) == {5, 6, 7, 8, 9}
+    assert len(d["x_train"]) + len(d["x_test"]) + len(d["x_ood"]) == 1797
+    sd = d["x_train"].std(0)
+    np.testing.assert_allclose(d["x_train"].mean(0), 0, atol=1e-5)
+    assert np.all((np.abs(sd - 1) < 1e-4) | (sd == 0))
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="classes"):
+        load_digits_split(classes=[3])
+    with pytest.raises(ValueError, match="test_size"):
+        load_digits_split(test_size=1.5)
+
+
+def test_faithful_matches_the_published_summary():
+    x = load_faithful()
+    assert x.shape == (272, 2) and FAITHFUL_COLUMNS == ("eruptions", "waiting")
+    # R: summary(faithful); sapply(faithful, sd)
+    np.testing.assert_allclose(x.mean(0), [3.487783, 70.897059], rtol=1e-6)
+    np.testing.assert_allclose(x.std(0, ddof=1), [1.141371, 13.594974], rtol=1e-6)
+    np.testing.assert_allclose(np.median(x, 0), [4.0, 76.0])
+    np.testing.assert_allclose(x.min(0), [1.6, 43.0])
+    np.testing.assert_allclose(x.max(0), [5.1, 96.0])
+    np.testing.assert_allclose(x[:3], [[3.6, 79], [1.8, 54], [3.333, 74]])
+
+
+def test_make_mixture_returns_its_truth():
+    d = make_mixture(20000, n_components=4, dim=3, separation=3.0, seed=5)
+    assert d["x"].shape == (20000, 3) and d["locs"].shape == (4, 3)
+    assert d["covariances"].shape == (4, 3, 3)
+    gaps = np.linalg.norm(d["locs"][:, None] - d["locs"][None], axis=-1)
+    assert gaps[np.triu_indices(4, 1)].min() >= 3.0
+    counts = np.bincount(d["labels"], minlength=4) / 20000
+    # Binomial se of each proportion <= sqrt(0.25 / 20000) = 0.0035; 0.015 is > 4 se.
+    np.testing.assert_allclose(counts, d["weights"], atol=0.015)
+    for k in range(4):
+        pts = d["x"][d["labels"] == k]
+        np.testing.assert_allclose(pts.mean(0), d["locs"][k], atol=0.1)
+        np.testing.assert_allclose(np.cov(pts.T), d["covariances"][k], atol=0.1)
+    again = make_mixture(20000, n_components=4, dim=3, separation=3.0, seed=5)
+    np.testing.assert_array_equal(again["x"], d["x"])
+
+
+def test_make_mixture_1d_is_sorted():
+    d = make_mixture(100, n_components=3, dim=1, seed=0)
+    assert d["x"].shape == (100,) and np.all(np.diff(d["locs"]) > 0)
+
+
+def test_make_mixture_refuses_bad_input():
+    with pytest.raises(ValueError, match="separation"):
+        make_mixture(10, separation=-1.0)
+    with pytest.raises(TypeError, match="n_components"):
+        make_mixture(10, n_components=2.5)
+
+
+def test_synthetic_logistic_is_reproducible_and_shares_truth():
+    a = synthetic_logistic(50, n_features=3, seed=1)
+    b = synthetic_logistic(50, n_features=3, seed=1)
+    c = synthetic_logistic(50, n_features=3, seed=2)
+    np.testing.assert_array_equal(a["x"], b["x"])
+    assert not np.array_equal(a["x"], c["x"])
+    np.testing.assert_array_equal(a["w"], c["w"])  # same truth_seed, same truth
+    assert a["x"].shape == (50, 3) and a["x"].dtype == np.float32
+    assert set(np.unique(a["y"])) <= {0, 1}

@@ -1,0 +1,50 @@
+"""Scoring topics: document proportions with the topics held fixed, topic recovery and
+topic similarity, against known proportions and hand-computed values."""
+
+import numpy as np
+import pytest
+from sklearn.metrics.pairwise import cosine_similarity
+
+from vibook.topic_scores import infer_doc_topics, topic_recovery, topic_similarity
+from vibook.topics import top_words
+
+
+def test_infer_doc_topics_finds_known_proportions(corpora):
+    train, _ = corpora
+    theta = infer_doc_topics(train.counts, train.word_ids, train.topics)
+    # With the true topics, 50 tokens per document pin the proportions to ~0.05.
+    assert np.abs(theta - train.doc_topics).mean() < 0.06
+
+
+def test_top_words_and_recovery_helpers():
+    topics = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]])
+    assert top_words(topics, ["a", "b", "c"], n=2) == [["b", "c"], ["a", "c"]]
+    # Recovery does not depend on the order of the estimated topics.
+    score, match = topic_recovery(topics, topics[::-1], return_matching=True)
+    assert score == pytest.approx(1.0)
+    np.testing.assert_array_equal(match, [1, 0])
+
+
+def test_topic_similarity_hand_computed():
+    a = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 2.0]])
+    b = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [6.0, 8.0, 0.0]])
+    # |a0| = 5, |b1| = sqrt(2): a0.b1 / (5 sqrt 2) = 4 / (5 sqrt 2); a1.b1 / (2 sqrt 2) = 1 / sqrt 2
+    expected = [[0.6, 0.8 / np.sqrt(2), 1.0], [0.0, 1 / np.sqrt(2), 0.0]]
+    np.testing.assert_allclose(topic_similarity(a, b), expected, rtol=1e-12)
+    np.testing.assert_allclose(topic_similarity(b, a), np.transpose(expected), rtol=1e-12)
+    rng = np.random.default_rng(0)
+    x, y = rng.dirichlet(np.ones(20), size=4), rng.dirichlet(np.ones(20), size=6)
+    np.testing.assert_allclose(topic_similarity(x, y), cosine_similarity(x, y), rtol=1e-10)
+    # topic_recovery is the mean of this matrix along the best matching
+    score, match = topic_recovery(x, y, return_matching=True)
+    assert score == pytest.approx(topic_similarity(x, y)[np.arange(4), match].mean())
+    with pytest.raises(ValueError, match="topics_b must have 3 words per topic"):
+        topic_similarity(a, b[:, :2])
+    with pytest.raises(ValueError, match="topics_a must have no all-zero topic"):
+        topic_similarity(np.zeros((1, 3)), b)
+    with pytest.raises(ValueError, match="topics must have no all-zero topic"):
+        topic_recovery(a, np.vstack([b, np.zeros(3)]))
+    with pytest.raises(ValueError, match="topics_b must be >= 0"):
+        topic_similarity(a, -b)
+    with pytest.raises(TypeError, match="return_matching must be True or False"):
+        topic_recovery(a, b, return_matching="yes")

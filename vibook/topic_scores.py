@@ -1,0 +1,184 @@
+"""Scoring topics: proportions of new documents, held-out perplexity, similarity, recovery.
+
+Every function takes topics as word distributions (``(n_topics, n_vocab)``, rows summing to 1) from
+a vibook fit (:func:`vibook.topics.topic_word_distributions`), a peer library, or the truth of a
+synthetic corpus, so any two sets of topics can be compared.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from vibook._checks import check_array, check_bool, check_positive_int
+from vibook.models.lda import check_corpus, lda_priors
+
+__all__ = ["infer_doc_topics", "perplexity", "topic_recovery", "topic_similarity"]
+
+
+@jax.jit
+def _fit_doc_topics(counts, word_ids, topics, alpha, n_iter):
+    beta_at_words = topics.T[word_ids]  # (docs, slots, K)
+    theta0 = jnp.full((counts.shape[0], topics.shape[0]), 1.0 / topics.shape[0])
+
+    def step(_, theta):
+        probs = jnp.einsum("djk,dk->dj", beta_at_words, theta)
+        resp = counts[..., None] * beta_at_words * theta[:, None, :] / probs[..., None]
+        weights = alpha + resp.sum(axis=1)
+        return weights / weights.sum(axis=1, keepdims=True)
+
+    return jax.lax.fori_loop(0, n_iter, step, theta0)
+
+
+def _check_topics(topics) -> np.ndarray:
+    """Topic-word distributions: (n_topics, n_vocab), each row >= 0 and summing to 1."""
+    topics = check_array(topics, "topics", ndim=2, nonnegative=True)
+    sums = topics.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-3):
+        raise ValueError(f"topics' rows must be word distributions summing to 1; got sums {sums}")
+    return topics
+
+
+def infer_doc_topics(
+    counts, word_ids, topics, *, doc_topic_prior: float | None = None, n_iter: int = 100
+) -> np.ndarray:
+    """Topic proportions of (new) documents with the topics held fixed.
+
+    Runs the mean-field fixed point for each document's proportions (the E-step of Blei et al. 2003
+    with the given topic probabilities in place of expectations): each word's responsibilities over
+    topics, summed with the prior pseudo-count ``alpha``, normalised.
+
+    Parameters
+    ----------
+    counts, word_ids : array of shape (n_docs, n_slots)
+        Padded sparse counts of the documents.
+    topics : array of shape (n_topics, n_vocab)
+        Topic-word probabilities.
+    doc_topic_prior : float, optional
+        ``alpha``; ``1 / n_topics`` by default.
+    n_iter : int
+        Fixed-point iterations.
+
+    Returns
+    -------
+    ndarray of shape (n_docs, n_topics)
+    """
+    topics = _check_topics(topics)
+    counts, word_ids = check_corpus(counts, word_ids, topics.shape[1])
+    alpha, _ = lda_priors(topics.shape[0], doc_topic_prior, None)
+    n_iter = check_positive_int(n_iter, "n_iter")
+    topics = np.maximum(topics, np.finfo(np.float32).tiny)
+    theta = _fit_doc_topics(
+        jnp.asarray(counts, jnp.float32),
+        jnp.asarray(word_ids),
+        jnp.asarray(topics, jnp.float32),
+        alpha,
+        n_iter,
+    )
+    return np.asarray(theta, dtype=np.float64)
+
+
+def perplexity(counts, word_ids, topics, doc_topics=None, **kwargs) -> float:
+    r"""Per-word perplexity of documents under given topics, ``exp(-log p(words) / N)``.
+
+    Lower is better; a model that knew nothing would score the vocabulary size. Without
+    ``doc_topics`` (held-out documents) the proportions are first fitted by :func:`infer_doc_topics`
+    with the topics fixed, as in scikit-learn's ``LatentDirichletAllocation.perplexity``, so it
+    measures how well the topics explain new text.
+
+    .. math::
+        \mathrm{perplexity} = \exp\Big(-\frac{\sum_{d,w} n_{dw}
+        \log \sum_k \theta_{dk}\beta_{kw}}{\sum_{d,w} n_{dw}}\Big)
+
+    Parameters
+    ----------
+    counts, word_ids, topics
+        As in :func:`infer_doc_topics`.
+    doc_topics : array of shape (n_docs, n_topics), optional
+        Topic proportions of the documents.
+    **kwargs
+        Passed to :func:`infer_doc_topics` when ``doc_topics`` is None.
+    """
+    topics = _check_topics(topics)
+    counts, word_ids = check_corpus(counts, word_ids, topics.shape[1])
+    if doc_topics is None:
+        doc_topics = infer_doc_topics(counts, word_ids, topics, **kwargs)
+    doc_topics = check_array(doc_topics, "doc_topics", ndim=2, nonnegative=True)
+    if doc_topics.shape != (counts.shape[0], topics.shape[0]):
+        raise ValueError(
+            f"doc_topics must have shape {(counts.shape[0], topics.shape[0])}; "
+            f"got {doc_topics.shape}"
+        )
+    probs = np.einsum("djk,dk->dj", topics.T[word_ids], doc_topics)
+    mask = counts > 0
+    log_lik = np.sum(counts[mask] * np.log(np.maximum(probs[mask], 1e-300)))
+    return float(np.exp(-log_lik / counts.sum()))
+
+
+def topic_similarity(topics_a, topics_b) -> np.ndarray:
+    """Cosine similarity of every topic of ``topics_a`` with every topic of ``topics_b``.
+
+    Parameters
+    ----------
+    topics_a, topics_b : array of shape (n_a, n_vocab) and (n_b, n_vocab)
+        Topics as rows over the same vocabulary: probabilities, or any nonnegative word weights.
+
+    Returns
+    -------
+    ndarray of shape (n_a, n_b)
+        Entry ``[i, j]`` is the cosine between ``topics_a[i]`` and ``topics_b[j]``: 1 for the same
+        distribution, 0 for topics sharing no word.
+    """
+    return _cosine(topics_a, topics_b, ("topics_a", "topics_b"))
+
+
+def _cosine(topics_a, topics_b, names):
+    """:func:`topic_similarity`, its errors naming the caller's arguments ``names``."""
+    a = check_array(topics_a, names[0], ndim=2, nonnegative=True)
+    b = check_array(topics_b, names[1], ndim=2, nonnegative=True)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"{names[1]} must have {a.shape[1]} words per topic, as {names[0]}; got {b.shape}"
+        )
+    for name, t in zip(names, (a, b), strict=True):
+        if np.any(np.linalg.norm(t, axis=1) == 0):
+            raise ValueError(f"{name} must have no all-zero topic (its cosine is undefined)")
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return a @ b.T
+
+
+def topic_recovery(true_topics, topics, *, return_matching: bool = False):
+    """Mean cosine similarity between true and estimated topics after the best matching.
+
+    Topics come out in an arbitrary order (label switching), so each true topic is paired with one
+    estimated topic by the assignment maximising the total cosine similarity (Hungarian algorithm);
+    1 means every topic was found exactly.
+
+    Parameters
+    ----------
+    true_topics : array of shape (n_topics, n_vocab)
+        The known topics.
+    topics : array of shape (n_estimated, n_vocab)
+        Estimated topics, ``n_estimated >= n_topics``.
+    return_matching : bool
+        Also return, for each true topic, the index of its estimated topic.
+
+    Returns
+    -------
+    float, or (float, ndarray of shape (n_topics,))
+    """
+    a = check_array(true_topics, "true_topics", ndim=2)
+    b = check_array(topics, "topics", ndim=2)
+    if a.shape[1] != b.shape[1] or b.shape[0] < a.shape[0]:
+        raise ValueError(
+            f"topics must have shape (>= {a.shape[0]}, {a.shape[1]}) to match true_topics; "
+            f"got {b.shape}"
+        )
+    return_matching = check_bool(return_matching, "return_matching")
+    cos = _cosine(a, b, ("true_topics", "topics"))
+    rows, cols = linear_sum_assignment(-cos)
+    score = float(cos[rows, cols].mean())
+    return (score, cols) if return_matching else score
