@@ -1201,6 +1201,7 @@ NOT_USER_FACING = {
 _NO_HIDDEN = "no hidden layer is a valid network: Bayesian linear or logistic regression"
 _FULL_BATCH = "documented: a batch at least as large as the data is the full batch"
 _ONE_D = "1-D data is a mixture of scalars (the ordered 1-D model)"
+_COLUMN = "shape (n, 1) is one input column, as the data sets give x (it is read as (n,))"
 _WEIGHTS = "compared by cosine, which takes any nonnegative word weights (as topic_similarity says)"
 VALID_MALFORMED = {
     **{
@@ -1224,6 +1225,15 @@ VALID_MALFORMED = {
     ("vibook.topic_scores.topic_similarity", "topics_b", "above_1"): _WEIGHTS,
     ("vibook.topic_scores.topic_recovery", "true_topics", "above_1"): _WEIGHTS,
     ("vibook.topic_scores.topic_recovery", "topics", "above_1"): _WEIGHTS,
+    **{
+        (f"vibook.plots.{func}", arg, "trailing_axis"): _COLUMN
+        for func, arg in (
+            ("plot_regression_uncertainty", "x"),
+            ("plot_regression_uncertainty", "x_data"),
+            ("plot_regression_uncertainty", "y_data"),
+            ("plot_function_draws", "x"),
+        )
+    },
     ("vibook.plots.plot_marginal_overlay", "fits", "one_fit"): (
         "an overlay of one posterior is its histogram (fits must hold at least one)"
     ),

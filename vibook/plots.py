@@ -44,6 +44,14 @@ def _rows(values, name: str, x, x_name: str = "x"):
     return values
 
 
+def _column(values, name: str) -> np.ndarray:
+    """A 1-D array from values of shape (n,) or (n, 1) (one input, as the data sets give it)."""
+    values = check_array(values, name, ndim=(1, 2))
+    if values.ndim == 2 and values.shape[1] != 1:
+        raise ValueError(f"{name} must have shape (n,) or (n, 1); got {values.shape}")
+    return values.ravel()
+
+
 def _axes(ax):
     """Use ``ax`` or a fresh figure's axes."""
     if ax is None:
@@ -185,7 +193,7 @@ def plot_regression_uncertainty(
     ax : matplotlib Axes, optional
     title : str, optional
     """
-    x = check_array(x, "x", ndim=1)
+    x = _column(x, "x")
     f = _rows(mean_draws, "mean_draws", x)
     mu, sd = f.mean(0), f.std(0)
     ax = _axes(ax)
@@ -209,8 +217,9 @@ def plot_regression_uncertainty(
     if gap is not None:
         ax.axvspan(*gap, color="0.9", zorder=0)
     if x_data is not None or y_data is not None:
-        x_data = check_array(x_data, "x_data", ndim=1)
-        y_data = check_array(y_data, "y_data", shape=x_data.shape)
+        x_data, y_data = _column(x_data, "x_data"), _column(y_data, "y_data")
+        if y_data.shape != x_data.shape:
+            raise ValueError(f"y_data must have one value per point of x_data ({len(x_data)})")
         ax.plot(x_data, y_data, "k.", ms=4, label="data")
     if title:
         ax.set_title(title)
@@ -266,7 +275,7 @@ def plot_function_draws(x, draws, *, ax=None, title=None, max_lines: int = 30):
     max_lines : int
         At most this many draws are drawn.
     """
-    x = check_array(x, "x", ndim=1)
+    x = _column(x, "x")
     draws, max_lines = _rows(draws, "draws", x), check_positive_int(max_lines, "max_lines")
     ax = _axes(ax)
     for row in draws[:max_lines]:
