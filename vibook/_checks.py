@@ -197,3 +197,22 @@ def check_panel(panel, name: str, keys) -> dict:
     if missing:
         raise ValueError(f"{name} lacks the key(s) {missing}; it must have {list(keys)}")
     return {**panel, **{k: check_array(panel[k], f"{name}[{k!r}]", ndim=None) for k in keys}}
+
+
+def check_mixture(weights, means, covariances, dim: int, *, means_name: str = "means"):
+    """Checked Gaussian-mixture parameters, and the Cholesky factors of the covariances.
+
+    ``weights`` (K,) must be >= 0 and sum to 1, ``means`` (K, dim), ``covariances`` (K, dim,
+    dim) symmetric positive definite. ``means_name`` is the caller's name for the means.
+    """
+    weights = check_array(weights, "weights", ndim=1, nonnegative=True).astype(np.float64)
+    if not np.isclose(weights.sum(), 1.0):
+        raise ValueError(f"weights must sum to 1; got {weights.sum()}")
+    k = weights.shape[0]
+    means = check_array(means, means_name, shape=(k, dim)).astype(np.float64)
+    covariances = check_array(covariances, "covariances", shape=(k, dim, dim)).astype(np.float64)
+    try:
+        chol = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError as err:
+        raise ValueError("covariances must be symmetric positive definite") from err
+    return weights, means, covariances, chol

@@ -30,7 +30,13 @@ import numpy as np
 from scipy.special import digamma, gammaln, logsumexp
 from scipy.stats import multivariate_normal
 
-from vibook._checks import check_array, check_positive, check_positive_int, check_real
+from vibook._checks import (
+    check_array,
+    check_mixture,
+    check_positive,
+    check_positive_int,
+    check_real,
+)
 from vibook.models.normal_gamma import NormalGamma, check_normal_gamma
 
 __all__ = ["cavi_normal_gamma", "em_gmm", "gmm_bound", "normal_gamma_elbo"]
@@ -114,17 +120,7 @@ def cavi_normal_gamma(x, prior: NormalGamma, *, n_iter: int = 10, init_tau=1.0):
 def _check_mixture(x, weights, means, covariances):
     """Checked ``x`` (n, d) and mixture parameters: weights summing to 1, covariances p.d."""
     x = check_array(x, "x", ndim=2).astype(np.float64)
-    weights = check_array(weights, "weights", ndim=1, nonnegative=True).astype(np.float64)
-    if not np.isclose(weights.sum(), 1.0):
-        raise ValueError(f"weights must sum to 1; got {weights.sum()}")
-    k, d = weights.shape[0], x.shape[1]
-    means = check_array(means, "means", shape=(k, d)).astype(np.float64)
-    covariances = check_array(covariances, "covariances", shape=(k, d, d)).astype(np.float64)
-    try:
-        np.linalg.cholesky(covariances)
-    except np.linalg.LinAlgError as err:
-        raise ValueError("covariances must be symmetric positive definite") from err
-    return x, weights, means, covariances
+    return (x, *check_mixture(weights, means, covariances, x.shape[1])[:3])
 
 
 def _component_logpdf(x, weights, means, covariances):

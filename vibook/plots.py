@@ -13,6 +13,7 @@ import numpy as np
 from vibook._checks import (
     check_array,
     check_bool,
+    check_mixture,
     check_panel,
     check_positive_int,
     check_real,
@@ -367,15 +368,7 @@ def plot_mixture_2d(x, weights, locs, covariances, *, labels=None, ax=None, titl
     title : str, optional
     """
     x = check_array(x, "x", shape=(None, 2))
-    weights = check_array(weights, "weights", ndim=1, nonnegative=True)
-    if np.any(weights > 1):
-        raise ValueError(f"weights must be mixture weights in [0, 1]; got {weights}")
-    locs = check_array(locs, "locs", shape=(len(weights), 2))
-    covariances = check_array(covariances, "covariances", shape=(len(weights), 2, 2))
-    try:
-        chol = np.linalg.cholesky(covariances)
-    except np.linalg.LinAlgError as err:
-        raise ValueError("covariances must be positive definite") from err
+    weights, locs, _, chol = check_mixture(weights, locs, covariances, 2, means_name="locs")
     if labels is not None:
         labels = check_array(labels, "labels", shape=(len(x),), integer=True, nonnegative=True)
     ax = _axes(ax)
