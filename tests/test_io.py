@@ -21,7 +21,13 @@ def svi_fit():
 @pytest.fixture(scope="module")
 def nuts_tree():
     return vibook.run_nuts(
-        jax.random.key(2), normal_normal, X, num_warmup=60, num_draws=30, num_chains=2
+        jax.random.key(2),
+        normal_normal,
+        X,
+        num_warmup=60,
+        num_draws=30,
+        num_chains=2,
+        log_likelihood=True,
     )
 
 
@@ -77,6 +83,17 @@ def test_nuts_datatree_round_trips_exactly(nuts_tree, tmp_path):
     # identical: same groups, values, dtypes (bool diverging, int tree_depth), coords and attrs
     xr.testing.assert_identical(back, nuts_tree)
     assert back["sample_stats"]["diverging"].dtype == bool
+    assert "log_likelihood" in back.children
+
+
+def test_predictive_tree_round_trips_exactly(nuts_tree, tmp_path):
+    pred = vibook.predictive(
+        jax.random.key(3), normal_normal, nuts_tree, n=len(X), observed={"x": X}
+    )
+    groups = {"posterior", "sample_stats", "posterior_predictive", "log_likelihood"}
+    assert groups | {"observed_data"} == set(pred.children)
+    back = vibook.load(vibook.save(pred, tmp_path / "pred"))
+    xr.testing.assert_identical(back, pred)
 
 
 def test_resume_after_load_continues_the_run(svi_fit, tmp_path):

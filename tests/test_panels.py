@@ -5,6 +5,7 @@ import pytest
 
 from vibook.data import load_faithful
 from vibook.models import normal_normal_log_evidence, normal_normal_posterior
+from vibook.models.hierarchical import EIGHT_SCHOOLS, eight_schools_tau_posterior
 from vibook.panels import (
     BIMODAL,
     coin_readout,
@@ -13,6 +14,8 @@ from vibook.panels import (
     fit_gaussian_kl,
     kl_panel,
     mixture_occupancy,
+    tau_prior_panel,
+    tau_prior_readout,
 )
 
 X = np.random.default_rng(0).normal(1.0, 1.0, size=15)
@@ -65,3 +68,49 @@ def test_readout_format():
     assert text == "posterior mean = 0.500, posterior sd = 0.100, log evidence = -2.000"
     with pytest.raises(ValueError, match="panel lacks the key"):
         coin_readout({})
+
+
+@pytest.mark.parametrize(
+    ("tau_prior", "tau_scale"),
+    [("half_cauchy", 5.0), ("half_cauchy", 0.316), ("half_normal", 100.0), ("uniform", 2.0)],
+)
+def test_tau_panel_grid_is_fine_enough_for_its_readout(tau_prior, tau_scale):
+    # The panel's 4001-point grid against a 50x finer one to the same end (0 to the uniform's
+    # scale, else to 150, far past the mass): the docstring promises 3e-4 on the mean and the
+    # 90% interval, below the readout's 2 decimals; P(tau < 5) to 1e-4 (shown to 3).
+    panel = tau_prior_panel(tau_prior=tau_prior, tau_scale=tau_scale)
+    fine = eight_schools_tau_posterior(
+        EIGHT_SCHOOLS["y"],
+        sigma=EIGHT_SCHOOLS["sigma"],
+        tau_grid=np.linspace(0.0, panel["tau"][-1], 200001),
+        tau_prior=tau_prior,
+        tau_scale=tau_scale,
+    )
+    assert panel["posterior_mean"] == pytest.approx(fine["posterior_mean"], abs=3e-4)
+    np.testing.assert_allclose(panel["interval_90"], fine["interval_90"], atol=3e-4)
+    assert panel["p_below"] == pytest.approx(np.interp(5.0, fine["tau"], fine["cdf"]), abs=1e-4)
+    assert panel["tau_prior"] == tau_prior and panel["tau_scale"] == tau_scale
+
+
+def test_tau_panel_heavier_prior_tail_gives_larger_tau():
+    # A half-Cauchy(5) prior leaves more posterior mass at large tau than a half-normal(5),
+    # and the uniform(0, 5) prior puts none above 5.
+    mean = {
+        p: tau_prior_panel(tau_prior=p)["posterior_mean"] for p in ("half_cauchy", "half_normal")
+    }
+    assert mean["half_cauchy"] > mean["half_normal"]
+    assert tau_prior_panel(tau_prior="uniform")["p_below"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_tau_readout_format_and_bad_input():
+    panel = {"posterior_mean": 3.5977, "interval_90": np.array([0.2464, 9.842]), "threshold": 5.0}
+    text = tau_prior_readout({**panel, "p_below": 0.75071})
+    assert text == "posterior mean of tau = 3.60, 90% interval = [0.25, 9.84], P(tau < 5) = 0.751"
+    with pytest.raises(ValueError, match="panel lacks the key"):
+        tau_prior_readout({})
+    with pytest.raises(ValueError, match=r"panel\['interval_90'\]"):
+        tau_prior_readout({**panel, "p_below": 0.5, "interval_90": np.array([1.0, 2.0, 3.0])})
+    with pytest.raises(ValueError, match="tau_prior must be one of"):
+        tau_prior_panel(tau_prior="gamma")
+    with pytest.raises(ValueError, match="tau_scale"):
+        tau_prior_panel(tau_scale=0.0)

@@ -1,10 +1,13 @@
-"""Widgets: the coin explorer is wired to the tested grid posterior."""
+"""Widgets: the coin explorer is wired to the tested grid posterior, the tau explorer to the
+exact marginal posterior of eight schools' tau."""
 
+import numpy as np
 import pytest
 
+import vibook.widgets
 from vibook.models import beta_binomial_posterior, coin_grid_posterior
-from vibook.panels import coin_readout
-from vibook.widgets import coin_flip_explorer
+from vibook.panels import coin_readout, tau_prior_panel, tau_prior_readout
+from vibook.widgets import coin_flip_explorer, tau_prior_explorer
 
 
 def _find(widget, description):
@@ -60,10 +63,13 @@ def _explorers():
         ("bnn prior", lambda: bnn_prior_explorer(), "prior scale", 3.0),
         ("mixture", lambda: mixture_explorer(faithful, n_components=3), "components", 2),
         ("elbo", lambda: elbo_explorer(x), "q mean", 1.0),
+        ("tau prior", lambda: tau_prior_explorer(), "prior scale", 20.0),
     ]
 
 
-@pytest.mark.parametrize("index", range(4), ids=["coin", "bnn-prior", "mixture", "elbo"])
+@pytest.mark.parametrize(
+    "index", range(5), ids=["coin", "bnn-prior", "mixture", "elbo", "tau-prior"]
+)
 def test_every_explorer_draws_and_redraws_when_a_slider_moves(index):
     """Each widget builds, draws its figure into its Output, and redraws on a slider move."""
     import matplotlib.pyplot as plt
@@ -75,3 +81,64 @@ def test_every_explorer_draws_and_redraws_when_a_slider_moves(index):
     _find(panel, description).value = value
     assert _readout(panel) != before
     assert plt.get_fignums() == open_before, "a redraw left a figure open"
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """What each redraw of a widget put on its figure: title, axis labels, legend, lines."""
+    import matplotlib.pyplot as plt
+
+    figures = []
+
+    def record(fig):
+        ax = fig.axes[0]
+        figures.append(
+            {
+                "title": ax.get_title(),
+                "labels": (ax.get_xlabel(), ax.get_ylabel()),
+                "legend": [t.get_text() for t in ax.get_legend().get_texts()],
+                "lines": {ln.get_label(): np.asarray(ln.get_ydata()) for ln in ax.get_lines()},
+                "bars": len(ax.patches),
+            }
+        )
+        plt.close(fig)
+
+    monkeypatch.setattr(vibook.widgets, "_show", record)
+    return figures
+
+
+def test_tau_explorer_readout_and_figure_follow_the_prior(drawn):
+    draws = np.random.default_rng(0).gamma(1.5, 2.5, size=400)
+    panel = tau_prior_explorer(tau_prior="half_cauchy", tau_scale=5.0, nuts_tau=draws)
+    assert _readout(panel) == tau_prior_readout(tau_prior_panel())
+    first = drawn[-1]
+    assert first["legend"] == [
+        "NUTS draws (half-Cauchy(5) prior)",
+        "prior: half-Cauchy(5)",
+        "exact posterior",
+        "posterior mean",
+    ]
+    assert all(first["labels"]) and "half-Cauchy(5)" in first["title"]
+    assert first["bars"] == 60  # the NUTS histogram
+    _find(panel, "prior scale").value = 1.0
+    assert _readout(panel) == tau_prior_readout(tau_prior_panel(tau_scale=1.0))
+    _find(panel, "prior").value = "half_normal"
+    assert _readout(panel) == tau_prior_readout(
+        tau_prior_panel(tau_prior="half_normal", tau_scale=1.0)
+    )
+    last = drawn[-1]
+    assert len(drawn) == 3 and "half-normal(1)" in last["title"]
+    assert "NUTS draws (half-Cauchy(5) prior)" in last["legend"]  # the starting prior's draws
+    before, after = first["lines"]["exact posterior"], last["lines"]["exact posterior"]
+    assert before.shape != after.shape or not np.allclose(before, after)
+
+
+def test_tau_explorer_refuses_bad_input():
+    with pytest.raises(ValueError, match="tau_scale must be in"):
+        tau_prior_explorer(tau_scale=1000.0)
+    with pytest.raises(ValueError, match="nuts_tau must have 1"):
+        tau_prior_explorer(nuts_tau=np.ones((4, 100)))
+    with pytest.raises(ValueError, match="nuts_tau must be >= 0"):
+        tau_prior_explorer(nuts_tau=-np.ones(100))
+    with pytest.raises(ValueError, match="tau_prior must be one of"):
+        tau_prior_explorer(tau_prior="flat")

@@ -43,7 +43,7 @@ def khat_reading(khat: float | None) -> str:
     if isinstance(khat, bool) or not isinstance(khat, numbers.Real):
         raise TypeError(f"khat must be a number or None; got {type(khat).__name__}")
     if np.isnan(khat):
-        return "undefined (a point-mass guide: there is no density to weigh)"
+        return "undefined (the guide traces a point, as AutoDelta and AutoLaplaceApproximation do)"
     if khat < KHAT_GOOD:
         return "good (< 0.5): the guide is close to the posterior"
     if khat < KHAT_OK:

@@ -13,6 +13,7 @@ from sklearn.mixture import BayesianGaussianMixture
 
 from vibook._checks import (
     check_array,
+    check_choice,
     check_panel,
     check_positive,
     check_positive_int,
@@ -21,6 +22,7 @@ from vibook._checks import (
 )
 from vibook.models.bnn import prior_function_draws
 from vibook.models.conjugate import normal_normal_log_evidence, normal_normal_posterior
+from vibook.models.hierarchical import EIGHT_SCHOOLS, TAU_PRIORS, eight_schools_tau_posterior
 
 __all__ = [
     "BIMODAL",
@@ -32,6 +34,8 @@ __all__ = [
     "fit_gaussian_kl",
     "kl_panel",
     "mixture_occupancy",
+    "tau_prior_panel",
+    "tau_prior_readout",
 ]
 
 
@@ -281,4 +285,75 @@ def elbo_readout(panel: dict) -> str:
     return (
         f"ELBO = {panel['elbo']:.4f}, KL(q || posterior) = {panel['kl']:.4f}, "
         f"ELBO + KL = {panel['elbo'] + panel['kl']:.4f} = log p(x) = {panel['log_evidence']:.4f}"
+    )
+
+
+def tau_prior_panel(
+    *,
+    tau_prior: str = "half_cauchy",
+    tau_scale: float = 5.0,
+    threshold: float = 5.0,
+    grid_size: int = 4001,
+) -> dict:
+    """What the eight-schools tau explorer draws: the prior of ``tau`` and its exact posterior.
+
+    The posterior is :func:`vibook.models.hierarchical.eight_schools_tau_posterior` on the eight
+    schools data (``mu ~ Normal(0, 5)``, as in the models' defaults), on an evenly spaced grid
+    from 0 to where the mass ends: ``tau_scale`` for the uniform prior (the grid ends at the
+    jump), ``min(150, 8 * tau_scale)`` for the half-normal and 150 for the half-Cauchy, whose
+    posterior tail falls like ``tau**-10`` (the mass above 150 is below 1e-8). With 4001 points
+    the posterior mean and 90% interval are within 3e-4 of a 200001-point grid for every scale
+    the widget offers (0.32 to 100).
+
+    Parameters
+    ----------
+    tau_prior : {"half_cauchy", "half_normal", "uniform"}
+        The prior family of ``tau`` (:data:`vibook.models.hierarchical.TAU_PRIORS`).
+    tau_scale : float
+        Its scale (> 0).
+    threshold : float
+        The value ``c`` of ``P(tau < c | y)`` (> 0).
+    grid_size : int
+        Number of grid points (>= 3).
+
+    Returns
+    -------
+    dict
+        Everything :func:`~vibook.models.hierarchical.eight_schools_tau_posterior` returns
+        (``tau``, ``prior``, ``posterior``, ``cdf``, ``posterior_mean``, ``interval_90``, ...),
+        with ``tau_prior``, ``tau_scale``, ``threshold`` and ``p_below``, the posterior
+        probability that ``tau < threshold``.
+    """
+    tau_prior = check_choice(tau_prior, "tau_prior", TAU_PRIORS)
+    tau_scale = check_positive(tau_scale, "tau_scale")
+    threshold = check_positive(threshold, "threshold")
+    grid_size = check_positive_int(grid_size, "grid_size", minimum=3)
+    upper = {"uniform": tau_scale, "half_normal": min(150.0, 8 * tau_scale)}.get(tau_prior, 150.0)
+    panel = eight_schools_tau_posterior(
+        EIGHT_SCHOOLS["y"],
+        sigma=EIGHT_SCHOOLS["sigma"],
+        tau_grid=np.linspace(0.0, upper, grid_size),
+        tau_prior=tau_prior,
+        tau_scale=tau_scale,
+    )
+    p_below = float(np.interp(threshold, panel["tau"], panel["cdf"]))  # 1 beyond the grid
+    return {
+        **panel,
+        "tau_prior": tau_prior,
+        "tau_scale": tau_scale,
+        "threshold": threshold,
+        "p_below": p_below,
+    }
+
+
+def tau_prior_readout(panel: dict) -> str:
+    """The text the eight-schools tau explorer shows for a panel from :func:`tau_prior_panel`."""
+    panel = check_panel(panel, "panel", ("posterior_mean", "interval_90", "threshold", "p_below"))
+    if panel["interval_90"].shape != (2,):
+        raise ValueError(f"panel['interval_90'] must be (lower, upper); got {panel['interval_90']}")
+    lo, hi = panel["interval_90"]
+    return (
+        f"posterior mean of tau = {panel['posterior_mean']:.2f}, "
+        f"90% interval = [{lo:.2f}, {hi:.2f}], "
+        f"P(tau < {panel['threshold']:g}) = {panel['p_below']:.3f}"
     )

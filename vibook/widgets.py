@@ -2,18 +2,21 @@
 
 Each widget draws what one panel function computes; its readout is an ``ipywidgets.HTML`` of CSS
 class ``vibook-readout``. Sliders that refit (mixtures) or draw many networks (BNN prior) redraw on
-release (``continuous_update=False``); the closed-form coin and ELBO panels follow the drag.
+release (``continuous_update=False``); the closed-form coin, ELBO and eight-schools tau panels
+follow the drag.
 """
 
 from __future__ import annotations
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
+import numpy as np
 from IPython.display import display
 
 from vibook._checks import check_array, check_choice, check_positive_int, check_real
 from vibook.models.bnn import ACTIVATIONS
 from vibook.models.conjugate import coin_grid_posterior
+from vibook.models.hierarchical import TAU_PRIORS
 from vibook.panels import (
     bnn_prior_panel,
     bnn_prior_readout,
@@ -21,10 +24,18 @@ from vibook.panels import (
     elbo_panel,
     elbo_readout,
     mixture_occupancy,
+    tau_prior_panel,
+    tau_prior_readout,
 )
 from vibook.plots import plot_coin_posterior, plot_elbo_panel, plot_function_draws, plot_mixture_2d
 
-__all__ = ["bnn_prior_explorer", "coin_flip_explorer", "elbo_explorer", "mixture_explorer"]
+__all__ = [
+    "bnn_prior_explorer",
+    "coin_flip_explorer",
+    "elbo_explorer",
+    "mixture_explorer",
+    "tau_prior_explorer",
+]
 
 
 STYLE = {"description_width": "90px"}
@@ -214,4 +225,90 @@ def elbo_explorer(x, *, q_loc: float = 0.0, q_scale: float = 0.5) -> w.VBox:
         compute,
         elbo_readout,
         lambda p, ax: plot_elbo_panel(p, ax=ax),
+    )
+
+
+_TAU_PRIOR_NAMES = {
+    "half_cauchy": "half-Cauchy",
+    "half_normal": "half-normal",
+    "uniform": "uniform",
+}
+# The tau axis: at most 0.4% of the posterior lies above it, under every prior offered.
+_TAU_SHOWN = 30.0
+
+
+def _tau_prior_label(tau_prior: str, tau_scale: float) -> str:
+    name = _TAU_PRIOR_NAMES[tau_prior]
+    return f"{name}(0, {tau_scale:.3g})" if tau_prior == "uniform" else f"{name}({tau_scale:.3g})"
+
+
+def _draw_tau(panel, ax, nuts_tau, nuts_label):
+    """Prior and exact posterior of tau from :func:`tau_prior_panel`, over NUTS draws if any."""
+    if nuts_tau is not None:
+        bins = np.linspace(0.0, _TAU_SHOWN, 61)
+        # Weights make the bars a density of all the draws, those beyond the axis included.
+        weights = np.full(nuts_tau.shape, 1 / (nuts_tau.size * (bins[1] - bins[0])))
+        ax.hist(nuts_tau, bins=bins, weights=weights, color="0.82", label=nuts_label)
+    prior = _tau_prior_label(panel["tau_prior"], panel["tau_scale"])
+    tau, dens = panel["tau"], {k: panel[k] for k in ("prior", "posterior")}
+    if tau[-1] < _TAU_SHOWN:  # the grid ends where both densities are 0: draw the drop to 0
+        tau = np.append(tau, [tau[-1], _TAU_SHOWN])
+        dens = {k: np.append(v, [0.0, 0.0]) for k, v in dens.items()}
+    ax.plot(tau, dens["prior"], color="tab:blue", ls="--", label=f"prior: {prior}")
+    ax.plot(tau, dens["posterior"], color="tab:red", lw=2, label="exact posterior")
+    ax.axvline(panel["posterior_mean"], color="tab:red", lw=0.8, alpha=0.6, label="posterior mean")
+    shown = panel["tau"] <= _TAU_SHOWN
+    top = max(panel["posterior"].max(), panel["prior"][shown].max())
+    ax.set(
+        xlim=(0.0, _TAU_SHOWN),
+        ylim=(0.0, 1.1 * top),
+        xlabel=r"population scale $\tau$",
+        ylabel="density",
+        title=f"eight schools: $p(\\tau \\mid y)$ under a {prior} prior",
+    )
+    ax.legend(loc="upper right", frameon=False)
+    ax.figure.tight_layout()
+
+
+def tau_prior_explorer(
+    *, tau_prior: str = "half_cauchy", tau_scale: float = 5.0, nuts_tau=None
+) -> w.VBox:
+    """How the prior on eight schools' population scale ``tau`` moves its exact posterior.
+
+    Switching the prior family or moving its scale (0.32-100) redraws the prior and the exact
+    marginal posterior of ``tau`` (:func:`vibook.panels.tau_prior_panel`), with the posterior
+    mean, 90% interval and ``P(tau < 5)``. The closed form redraws within a frame, so the
+    slider follows the drag.
+
+    Parameters
+    ----------
+    tau_prior : {"half_cauchy", "half_normal", "uniform"}
+        Initial prior family.
+    tau_scale : float
+        Initial prior scale, in [0.316, 100].
+    nuts_tau : array of shape (n_draws,), optional
+        Draws of ``tau`` from NUTS (all chains, flattened) under the *initial* prior, drawn as
+        a grey histogram for reference; it stays put while the prior changes.
+    """
+    family = w.ToggleButtons(
+        options=[(_TAU_PRIOR_NAMES[p], p) for p in TAU_PRIORS],
+        value=check_choice(tau_prior, "tau_prior", TAU_PRIORS),
+        description="prior",
+        style=STYLE,
+    )
+    scale_s = _slider("tau_scale", tau_scale, -0.5, 2, step=0.05, log=True, label="prior scale")
+    if nuts_tau is not None:
+        nuts_tau = check_array(nuts_tau, "nuts_tau", ndim=1, nonnegative=True)
+    nuts_label = f"NUTS draws ({_tau_prior_label(family.value, scale_s.value)} prior)"
+
+    def compute():
+        return tau_prior_panel(tau_prior=family.value, tau_scale=scale_s.value)
+
+    return _panel(
+        (family, scale_s),
+        w.VBox([family, scale_s]),
+        (6, 3.5),
+        compute,
+        tau_prior_readout,
+        lambda p, ax: _draw_tau(p, ax, nuts_tau, nuts_label),
     )

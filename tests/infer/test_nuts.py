@@ -1,15 +1,22 @@
-"""run_nuts against the exact Beta posterior, its DataTree, reproducibility and errors.
+"""run_nuts against the exact Beta posterior, its DataTree, log-likelihood, reproducibility
+and errors.
 
-The ``nuts_coin`` fit is shared with test_predictive.py (tests/infer/conftest.py).
+The ``nuts_coin`` and ``nuts_schools`` fits are shared with test_predictive.py
+(tests/infer/conftest.py).
 """
 
+import warnings
+
+import arviz_stats as azs
 import jax
 import numpy as np
 import pytest
 from arviz_stats import mcse
+from scipy import stats
+from scipy.special import logsumexp
 
 from vibook import run_nuts, run_svi
-from vibook.models import beta_binomial, beta_binomial_posterior, normal_normal
+from vibook.models import EIGHT_SCHOOLS, beta_binomial, beta_binomial_posterior, normal_normal
 
 X = np.random.default_rng(0).normal(1.0, 1.0, size=20)
 
@@ -31,6 +38,39 @@ def test_nuts_datatree_has_sample_stats_and_observed_data(nuts_coin):
         assert stat in nuts_coin.sample_stats
     assert int(nuts_coin.sample_stats["diverging"].sum()) == 0
     assert int(nuts_coin.observed_data["heads"]) == 7
+    # Off by default: n_obs * draws * chains numbers that big-data callers do not want.
+    assert "log_likelihood" not in nuts_coin.children
+
+
+def test_log_likelihood_is_each_schools_normal_log_density(nuts_schools):
+    ll = nuts_schools.log_likelihood["y"]
+    assert ll.dims == ("chain", "draw", "school")
+    assert ll.shape == (4, 500, 8)
+    assert type(ll.values) is np.ndarray  # NumPy, like every group of the tree
+    # y_j | theta_j ~ N(theta_j, sigma_j^2) at each draw, computed by SciPy in float64 from the
+    # float32 draws: NumPyro's float32 log density agrees to a few units in the 7th digit.
+    theta = nuts_schools.posterior["theta"].transpose("chain", "draw", "school").values
+    want = stats.norm.logpdf(EIGHT_SCHOOLS["y"], theta, EIGHT_SCHOOLS["sigma"])
+    np.testing.assert_allclose(ll.values, want, rtol=1e-5)
+
+
+def test_loo_of_eight_schools_runs_on_the_tree(nuts_schools):
+    with warnings.catch_warnings():
+        # ArviZ warns when some Pareto k exceeds about 0.7; school A's often does, and the
+        # values are checked below rather than through the warning.
+        warnings.filterwarnings("ignore", "Estimated shape parameter of Pareto", UserWarning)
+        res = azs.loo(nuts_schools)
+    assert (res.n_samples, res.n_data_points) == (2000, 8)
+    assert res.pareto_k.dims == ("school",)
+    assert np.all(np.isfinite(res.pareto_k.values))
+    # p_loo is by definition lppd - elpd_loo, with lppd the in-sample log predictive density
+    # sum_j log mean_s p(y_j | theta_s); float64 sums of float32 terms, hence rtol=1e-6.
+    ll = nuts_schools.log_likelihood["y"].values.reshape(2000, 8).astype(np.float64)
+    lppd = float(np.sum(logsumexp(ll, axis=0) - np.log(2000)))
+    assert res.p == pytest.approx(lppd - res.elpd, rel=1e-6)
+    # Each school's own data pull its predictions towards it, so leaving it out lowers its
+    # predictive density: p_loo is positive, and below the model's 10 parameters.
+    assert 0 < res.p < 10
 
 
 def test_nuts_same_key_same_draws():
@@ -63,3 +103,5 @@ def test_runners_refuse_a_seed_int_and_bad_data():
         run_nuts(jax.random.key(0), beta_binomial, -2, flips=10)
     with pytest.raises(ValueError, match="chain_method"):
         run_nuts(jax.random.key(0), beta_binomial, 2, flips=10, chain_method="threads")
+    with pytest.raises(TypeError, match="log_likelihood"):
+        run_nuts(jax.random.key(0), beta_binomial, 2, flips=10, log_likelihood=1)

@@ -7,28 +7,43 @@ far to trust ``q``: < 0.5 good, 0.5-0.7 usable, > 0.7 not (Yao et al. 2018).
 
 :func:`log_ratios` is traceable, so :func:`vibook.run_svi` computes the ratios inside its compiled
 fit and stores k-hat; :func:`psis_diagnostic` does so for a finished fit, with the smoothed weights.
+The same ratios let PSIS-LOO score a variational fit (:func:`loo_svi`): leaving observation ``i``
+out reweighs the draws by ``r_s / p(x_i | z_s)`` (Magnusson et al. 2019).
 
 References
 ----------
 Yao, Vehtari, Simpson and Gelman (2018), "Yes, but did it work?: Evaluating variational inference",
 ICML.
 Vehtari, Simpson, Gelman, Yao and Gabry (2024), "Pareto smoothed importance sampling", JMLR 25(72).
+Magnusson, Riis Andersen, Jonasson and Vehtari (2019), "Bayesian leave-one-out cross-validation for
+large data", ICML.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import arviz_base as azb
 import jax
 import numpy as np
 import numpyro
+from arviz_stats import loo_approximate_posterior
 from arviz_stats.base import array_stats
+from numpyro.infer import log_likelihood
 from numpyro.infer.util import log_density
 
 from vibook._checks import check_key, check_positive_int
 from vibook.fit import SVIFit, khat_reading
 
-__all__ = ["PSISResult", "full_data", "log_ratios", "psis_diagnostic", "psis_khat", "smooth"]
+__all__ = [
+    "PSISResult",
+    "full_data",
+    "log_ratios",
+    "loo_svi",
+    "psis_diagnostic",
+    "psis_khat",
+    "smooth",
+]
 
 # Draws evaluated at once: bounds the memory of the model's log density over many draws.
 _BATCH = 50
@@ -53,6 +68,14 @@ def log_ratios(rng_key, model, guide, params, model_args, model_kwargs, num_draw
     latent : dict of str to array of shape (num_draws, ...)
         The model's latent variables at each draw.
     """
+    log_p, log_q, latent = _log_densities(
+        rng_key, model, guide, params, model_args, model_kwargs, num_draws
+    )
+    return log_p - log_q, latent
+
+
+def _log_densities(rng_key, model, guide, params, model_args, model_kwargs, num_draws: int):
+    """``log p(x, z_s)``, ``log q(z_s)`` and the latent draws ``z_s ~ q``, as :func:`log_ratios`."""
     model_kwargs = full_data(model_kwargs)
 
     def one(key):
@@ -65,7 +88,7 @@ def log_ratios(rng_key, model, guide, params, model_args, model_kwargs, num_draw
             for name, site in model_trace.items()
             if site["type"] == "sample" and not site["is_observed"]
         }
-        return log_p - log_q, latent
+        return log_p, log_q, latent
 
     keys = jax.random.split(rng_key, num_draws)
     return jax.lax.map(one, keys, batch_size=min(_BATCH, num_draws))
@@ -162,3 +185,95 @@ def psis_diagnostic(fit, *, rng_key=None, num_draws: int = 1000) -> PSISResult:
 def psis_khat(fit, *, rng_key=None, num_draws: int = 1000) -> float:
     """PSIS k-hat of an SVI fit (Yao et al. 2018): < 0.5 good, 0.5-0.7 usable, > 0.7 not."""
     return psis_diagnostic(fit, rng_key=rng_key, num_draws=num_draws).khat
+
+
+def loo_svi(
+    fit, *, rng_key=None, num_draws: int = 1000, var_name: str | None = None, pointwise=None
+):
+    r"""PSIS-LOO of an SVI fit: its expected log predictive density on data it has not seen.
+
+    Leave-one-out cross-validation without refitting (Vehtari, Gelman and Gabry 2017), for draws
+    that come from the guide ``q`` and not from the posterior: ``arviz_stats.loo`` would treat them
+    as posterior draws, ``arviz_stats.loo_approximate_posterior`` first weighs them by
+    ``p(x, z_s) / q(z_s)`` (Magnusson et al. 2019). Fresh draws ``z_s ~ q`` give the model's log
+    joint density ``log p(x, z_s)`` (``log_p``, the target's unnormalised log density, on all the
+    data), the guide's ``log q(z_s)`` (``log_q``) and each observation's ``log p(x_i | z_s)``:
+
+    .. math::
+        p(x_i \mid x_{-i}) \approx \frac{\sum_s w_s^{(i)} p(x_i \mid z_s)}{\sum_s w_s^{(i)}},
+        \qquad w_s^{(i)} \propto \frac{p(x, z_s)}{q(z_s)\, p(x_i \mid z_s)}
+        \ \text{(Pareto-smoothed)}.
+
+    The result goes into ``arviz_stats.compare`` beside ``arviz_stats.loo`` of NUTS fits. Each
+    observation's Pareto k says how far to trust its term; the fit's own k-hat (``fit.khat``)
+    bounds them all: with the guide far from the posterior, no correction can recover it.
+
+    Parameters
+    ----------
+    fit : SVIFit
+        A :func:`vibook.run_svi` result; its model, data and guide are used.
+    rng_key : jax.random key, optional
+        The key of the guide's draws; ``jax.random.key(0)`` by default.
+    num_draws : int
+        Draws from the guide (>= 100; the tail fits use about ``3 sqrt(num_draws)`` of them).
+    var_name : str, optional
+        The observed site to score, for a model with more than one.
+    pointwise : bool, optional
+        Keep ``elpd_i`` and ``pareto_k`` per observation (``arviz_stats.compare`` needs them);
+        ArviZ's ``rcParams["stats.ic_pointwise"]`` (True) by default.
+
+    Returns
+    -------
+    arviz_stats.utils.ELPDDataLOO
+        As ``arviz_stats.loo_approximate_posterior`` returns it: ``elpd``, ``se``, ``p``,
+        ``pareto_k`` (dims of the observed site), ``approx_posterior=True``, ...
+
+    Examples
+    --------
+    >>> import arviz_stats as azs
+    >>> import jax
+    >>> from vibook import run_svi
+    >>> from vibook.models import EIGHT_SCHOOLS, eight_schools_noncentred
+    >>> fit = run_svi(jax.random.key(0), eight_schools_noncentred, EIGHT_SCHOOLS["y"],
+    ...               sigma=EIGHT_SCHOOLS["sigma"])  # doctest: +SKIP
+    >>> loo_svi(fit).elpd  # doctest: +SKIP
+    """
+    if not isinstance(fit, SVIFit):
+        raise TypeError(f"fit must be an SVIFit (a run_svi result); got {type(fit).__name__}")
+    rng_key = jax.random.key(0) if rng_key is None else check_key(rng_key)
+    num_draws = check_positive_int(num_draws, "num_draws", minimum=100)
+    if pointwise is not None and not isinstance(pointwise, bool):
+        raise TypeError(f"pointwise must be True, False or None; got {type(pointwise).__name__}")
+    tree = fit.posterior
+    observed = tree["observed_data"].to_dataset() if "observed_data" in tree.children else {}
+    if not observed:
+        raise ValueError("fit must be of a model with observed data: LOO scores predictions of it")
+    if var_name is not None and (not isinstance(var_name, str) or var_name not in observed):
+        raise ValueError(f"var_name must be an observed site {sorted(observed)}; got {var_name!r}")
+    guide, args, kwargs = fit.guide, fit.model_args, full_data(fit.model_kwargs)
+
+    @jax.jit
+    def scores_of(key):  # the data and parameters are constants of the program
+        log_p, log_q, latent = _log_densities(
+            key, fit.model, guide, fit.params, args, kwargs, num_draws
+        )
+        return log_p, log_q, latent, log_likelihood(fit.model, latent, *args, **kwargs)
+
+    log_p, log_q, latent, loglik = scores_of(rng_key)
+    dims = {k: list(da.dims) for k, da in observed.data_vars.items()}
+    dims |= {k: list(da.dims[2:]) for k, da in tree["posterior"].data_vars.items()}
+    draws = azb.from_dict(
+        {
+            "posterior": {k: np.asarray(v)[None] for k, v in latent.items()},
+            "log_likelihood": {k: np.asarray(v)[None] for k, v in loglik.items() if k in observed},
+            "observed_data": {k: da.values for k, da in observed.data_vars.items()},
+        },
+        dims=dims,
+    )
+    return loo_approximate_posterior(
+        draws,
+        log_p=np.asarray(log_p, dtype=np.float64),
+        log_q=np.asarray(log_q, dtype=np.float64),
+        pointwise=pointwise,
+        var_name=var_name,
+    )

@@ -41,7 +41,7 @@ import jax
 import numpy as np
 import numpyro
 from numpyro.infer import SVI, Predictive, Trace_ELBO
-from numpyro.infer.autoguide import AutoGuide, AutoNormal
+from numpyro.infer.autoguide import AutoContinuous, AutoGuide, AutoNormal
 from numpyro.infer.svi import SVIState
 
 from vibook.infer.psis import full_data, log_ratios
@@ -242,7 +242,7 @@ def _build(spec: Program):
         )
         ratios = None
         if spec.psis_draws:
-            ratios, _ = log_ratios(
+            ratios = log_ratios(
                 jax.random.key(0), spec.model, svi.guide, params, args, kwargs, spec.psis_draws
             )
         computed = _computed(spec.model, args, kwargs, spec.computed)
@@ -264,6 +264,13 @@ def compiled_fit(job: FitJob, rng_key):
         program, slots = _build(spec)
     # Copied here, with concrete values, for a trace to set up (a cached program never looks).
     slots.guide = None if job.guide is None else copy.deepcopy(job.guide)
+    if isinstance(slots.guide, AutoContinuous):
+        # An AutoContinuous packs its latent vector in the order of its initial values, and
+        # NumPyro's set-up returns them in model order when run eagerly but sorted by site name
+        # inside a trace (they pass through lax.while_loop). Set up here, eagerly, the copy packs
+        # the fitted parameters in the order fit.guide reads them back.
+        with numpyro.handlers.block(), numpyro.handlers.seed(rng_seed=rng_key):
+            slots.guide(*job.fit_args, **job.fit_kwargs)
     try:
         if slots.progress is None:
             return program(rng_key, arrays, job.init_state)
@@ -300,7 +307,7 @@ def eager_fit(job: FitJob, rng_key):
     )
     ratios = None
     if job.psis_draws:
-        ratios, _ = log_ratios(
+        ratios = log_ratios(
             jax.random.key(0),
             job.model,
             svi.guide,

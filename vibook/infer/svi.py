@@ -215,7 +215,9 @@ def run_svi(
     )
     observed = {k: computed.get(k, v) for k, v in job.info.observed.items()}
     draws = {k: np.asarray(v) for k, v in draws.items()}
-    khat = None if ratios is None else smooth(ratios, draws)[0]
+    # The ratios' own draws tell a point-mass guide (AutoDelta, or AutoLaplaceApproximation, whose
+    # trace is its mode) from an exact one; the posterior draws of a Laplace fit do move.
+    khat = None if ratios is None else smooth(*ratios)[0]
     return SVIFit(
         params=params,
         losses=losses,

@@ -21,8 +21,10 @@ from vibook.models.glm import logistic_loglik, logistic_regression
 from vibook.models.gmm import GaussianMixture, gmm, gmm_guide
 from vibook.models.hierarchical import (
     EIGHT_SCHOOLS,
+    TAU_PRIORS,
     eight_schools_centred,
     eight_schools_noncentred,
+    eight_schools_tau_posterior,
     hierarchical_normal,
     hierarchical_normal_posterior,
 )
@@ -52,6 +54,8 @@ __all__ = [
     "EIGHT_SCHOOLS",
     "eight_schools_centred",
     "eight_schools_noncentred",
+    "eight_schools_tau_posterior",
+    "TAU_PRIORS",
     "hierarchical_normal",
     "hierarchical_normal_posterior",
 ]
