@@ -248,7 +248,9 @@ def _draw_tau(panel, ax, nuts_tau, nuts_label):
         bins = np.linspace(0.0, _TAU_SHOWN, 61)
         # Weights make the bars a density of all the draws, those beyond the axis included.
         weights = np.full(nuts_tau.shape, 1 / (nuts_tau.size * (bins[1] - bins[0])))
-        ax.hist(nuts_tau, bins=bins, weights=weights, color="0.82", label=nuts_label)
+        heights, _, _ = ax.hist(
+            nuts_tau, bins=bins, weights=weights, color="0.82", label=nuts_label
+        )
     prior = _tau_prior_label(panel["tau_prior"], panel["tau_scale"])
     tau, dens = panel["tau"], {k: panel[k] for k in ("prior", "posterior")}
     if tau[-1] < _TAU_SHOWN:  # the grid ends where both densities are 0: draw the drop to 0
@@ -259,6 +261,8 @@ def _draw_tau(panel, ax, nuts_tau, nuts_label):
     ax.axvline(panel["posterior_mean"], color="tab:red", lw=0.8, alpha=0.6, label="posterior mean")
     shown = panel["tau"] <= _TAU_SHOWN
     top = max(panel["posterior"].max(), panel["prior"][shown].max())
+    if nuts_tau is not None:  # the bars stay within the axes when the prior moves the curves
+        top = max(top, heights.max())
     ax.set(
         xlim=(0.0, _TAU_SHOWN),
         ylim=(0.0, 1.1 * top),

@@ -142,6 +142,21 @@ def _bnn_prior_readout(controls: dict[str, str]) -> list[Shown]:
     ]
 
 
+def _tau_prior_readout(controls: dict[str, str]) -> list[Shown]:
+    """Readout of ``vibook.widgets.tau_prior_explorer``: the exact posterior of tau."""
+    from vibook.panels import tau_prior_panel
+
+    names = {"half-Cauchy": "half_cauchy", "half-normal": "half_normal", "uniform": "uniform"}
+    panel = tau_prior_panel(
+        tau_prior=names[controls["prior"]],
+        tau_scale=_log_value(controls["prior scale"], 0.05),
+    )
+    return [
+        ("posterior mean of tau", panel["posterior_mean"], ROUND_2),
+        ("P(tau < 5)", panel["p_below"], ROUND_3),
+    ]
+
+
 # One row per notebook whose widget has an exact expected readout.
 CASES = [
     WidgetCase(
@@ -162,6 +177,12 @@ CASES = [
         step=0.01,
         expected=_elbo_readout,
         inputs="x.tolist()",
+    ),
+    WidgetCase(
+        "06_vi_vs_mcmc_diagnostics.ipynb",
+        slider="prior scale",
+        presses=4,  # 10**0.7 -> 10**0.9 in steps of 0.05 of the exponent
+        expected=_tau_prior_readout,
     ),
     WidgetCase(
         "10_priors_as_inductive_bias.ipynb",
