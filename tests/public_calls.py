@@ -60,6 +60,8 @@ GMM_INIT["scales"] = np.ones((2, 2))
 NG_PRIOR = NormalGamma(0.0, 1.0, 2.0, 2.0)
 SCHOOLS_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
 SCHOOLS_SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+TAU_GRID = np.linspace(0.0, 60.0, 241)  # covers eight schools' tau posterior
+NUTS_TAU = np.random.default_rng(7).gamma(1.5, 2.5, size=200)  # like NUTS draws of tau
 GRID = np.linspace(-2.0, 2.0, 20)  # inputs of a 1-D function
 CURVES = np.sin(GRID) + 0.1 * RNG.normal(size=(5, 20))  # five functions on GRID
 COUNTS_2D = np.array([[2, 0, 1, 0, 3], [0, 1, 0, 4, 0], [1, 1, 1, 0, 0], [0, 0, 2, 0, 5]])
@@ -98,6 +100,14 @@ def SVI_FIT():
     from vibook.models import normal_normal
 
     return vibook.run_svi(_key(), normal_normal, X1, num_steps=20, num_draws=20)
+
+
+@Lazy
+def CONVERGED_FIT():
+    """An SVI fit near the posterior: loo_svi warns (as ArviZ does) when a Pareto k is large."""
+    from vibook.models import normal_normal
+
+    return vibook.run_svi(_key(), normal_normal, X1, num_steps=1000, num_draws=20)
 
 
 # Posteriors made by hand where a function accepts draws: no compilation, the same checks.
@@ -226,6 +236,7 @@ def _panel(module, func, *args, **kwargs):
 COIN_PANEL = _panel("vibook.models", "coin_grid_posterior", 7, flips=10, grid_size=50)
 BNN_PANEL = _panel("vibook.panels", "bnn_prior_panel", width=5, num_draws=3)
 ELBO_PANEL = _panel("vibook.panels", "elbo_panel", X1, 0.0, 0.5)
+TAU_PANEL = _panel("vibook.panels", "tau_prior_panel", grid_size=401)
 KL_PANEL = _panel("vibook.panels", "kl_panel", 0.0, 1.0, grid_size=101)
 
 
@@ -360,6 +371,7 @@ CASES = [
         K("num_chains", 1, "count"),
         K("target_accept_prob", 0.8, "prob"),
         K("chain_method", "vectorized", "choice", none_ok=True),
+        K("log_likelihood", True, "bool"),
     ),
     _c(
         "vibook.infer.predictive.predictive",
@@ -367,6 +379,8 @@ CASES = [
         P("model", Lazy(lambda: vibook.models.normal_normal), "callable"),
         P("posterior", SVI_FIT, "fit"),
         K("n", 4, "count"),
+        K("observed", {"x": X1[:4]}, "arrays", none_ok=True),
+        K("return_sites", ["x"], "names", none_ok=True),
     ),
     _c(
         "vibook.infer.predictive.posterior_samples",
@@ -519,6 +533,7 @@ CASES = [
         K("mu_loc", 0.0, "real"),
         K("mu_scale", 5.0, "scale"),
         K("tau_scale", 5.0, "scale"),
+        K("tau_prior", "half_cauchy", "choice"),
     ),
     _m(
         "vibook.models.hierarchical.eight_schools_noncentred",
@@ -527,6 +542,7 @@ CASES = [
         K("mu_loc", 0.0, "real"),
         K("mu_scale", 5.0, "scale"),
         K("tau_scale", 5.0, "scale"),
+        K("tau_prior", "half_cauchy", "choice"),
     ),
     _m(
         "vibook.models.hierarchical.hierarchical_normal",
@@ -541,6 +557,16 @@ CASES = [
         P("y", SCHOOLS_Y, "data", paired=True),
         K("sigma", SCHOOLS_SIGMA, "positive", paired=True),
         K("tau", 3.0, "scale"),
+        K("mu_loc", 0.0, "real"),
+        K("mu_scale", 5.0, "scale"),
+    ),
+    _c(
+        "vibook.models.hierarchical.eight_schools_tau_posterior",
+        P("y", SCHOOLS_Y, "data", paired=True),
+        K("sigma", SCHOOLS_SIGMA, "positive", paired=True),
+        K("tau_grid", TAU_GRID, "data"),
+        K("tau_prior", "half_cauchy", "choice"),
+        K("tau_scale", 5.0, "scale"),
         K("mu_loc", 0.0, "real"),
         K("mu_scale", 5.0, "scale"),
     ),
@@ -588,6 +614,25 @@ CASES = [
         "vibook.mixtures.relabel_draws",
         P("draws", GMM_DRAWS, "draws"),
         P("reference_locs", np.array([[-1.0, 0.0], [1.0, 0.0]]), "data", paired=True),
+    ),
+    _c(
+        "vibook.mixtures.mixture_log_density",
+        P("x", X2, "data", partners=("locs",)),
+        P("weights", np.array([0.4, 0.6]), "probs", paired=True),
+        P("locs", np.array([[-1.0, 0.0], [1.0, 0.0]]), "data", paired=True),
+        P("covariances", np.stack([np.eye(2), 0.5 * np.eye(2)]), "data", paired=True),
+    ),
+    _c(
+        "vibook.mixtures.kmeans_as_mixture",
+        P("x", X2, "data", paired=True, partners=("centres",)),
+        P("labels", Y01, "labels", n=2, paired=True),
+        P("centres", np.array([[-1.0, 0.0], [1.0, 0.0]]), "data"),
+    ),
+    _c(
+        "vibook.mixtures.segment_image",
+        P("x", X2, "data", partners=("shape",)),
+        P("posterior", GMM_DRAWS, "draws"),
+        P("shape", (3, 4), "shape"),
     ),
     # Bayesian neural networks
     _m(
@@ -916,6 +961,14 @@ CASES = [
         K("rng_key", _key(), "key", none_ok=True),
         K("num_draws", 100, "count"),
     ),
+    _c(
+        "vibook.infer.psis.loo_svi",
+        P("fit", CONVERGED_FIT, "fit"),
+        K("rng_key", _key(), "key", none_ok=True),
+        K("num_draws", 1000, "count"),  # ArviZ's k threshold is 0.5 at 100 draws, 0.67 at 1000
+        K("var_name", "x", "name", none_ok=True),
+        K("pointwise", True, "bool", none_ok=True),
+    ),
     # reading fits
     _c("vibook.fit.as_datatree", P("posterior", SVI_FIT, "fit"), K("name", "posterior")),
     _c(
@@ -927,6 +980,13 @@ CASES = [
     _c("vibook.fit.khat_reading", P("khat", 0.3, "real", none_ok=True)),
     # data sets
     _c("vibook.data.load_faithful"),
+    _c(
+        "vibook.data.load_image_pixels",
+        K("name", "flower.jpg", "choice"),
+        K("step", 16, "count"),
+        K("test_size", 0.2, "prob"),
+        K("seed", 0, "count0"),
+    ),
     _c(
         "vibook.data.make_mixture",
         P("n", 20, "count"),
@@ -1077,6 +1137,14 @@ CASES = [
         K("noise_scale", 1.0, "scale"),
     ),
     _c("vibook.panels.elbo_readout", P("panel", ELBO_PANEL, "panel")),
+    _c(
+        "vibook.panels.tau_prior_panel",
+        K("tau_prior", "half_cauchy", "choice"),
+        K("tau_scale", 5.0, "scale"),
+        K("threshold", 5.0, "scale"),
+        K("grid_size", 401, "count"),
+    ),
+    _c("vibook.panels.tau_prior_readout", P("panel", TAU_PANEL, "panel")),
     # widgets: building the widget (and its first drawing) is the call
     _plot(
         "vibook.widgets.coin_flip_explorer",
@@ -1103,6 +1171,12 @@ CASES = [
         P("x", X1, "data"),
         K("q_loc", 0.0, "real"),
         K("q_scale", 0.5, "scale"),
+    ),
+    _plot(
+        "vibook.widgets.tau_prior_explorer",
+        K("tau_prior", "half_cauchy", "choice"),
+        K("tau_scale", 5.0, "scale"),
+        K("nuts_tau", NUTS_TAU, "data", none_ok=True),
     ),
     # plots
     _plot(PL + "plot_coin_posterior", P("panel", COIN_PANEL, "panel")),

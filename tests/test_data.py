@@ -112,3 +112,29 @@ def test_synthetic_logistic_is_reproducible_and_shares_truth():
     np.testing.assert_array_equal(a["w"], c["w"])  # same truth_seed, same truth
     assert a["x"].shape == (50, 3) and a["x"].dtype == np.float32
     assert set(np.unique(a["y"])) <= {0, 1}
+
+
+def test_image_pixels_are_the_photo_dequantised_standardised_and_split():
+    from vibook.data import load_image_pixels
+
+    d = load_image_pixels("china.jpg", step=4, test_size=0.2, seed=1)
+    assert d["image"].shape == (107, 160, 3) and d["image"].dtype == np.uint8  # 427 x 640 / 4
+    n = 107 * 160
+    assert d["x"].shape == (n, 3) and d["x"].dtype == np.float32
+    assert len(d["test"]) == round(0.2 * n) and len(d["train"]) == n - len(d["test"])
+    np.testing.assert_array_equal(np.sort(np.concatenate([d["train"], d["test"]])), np.arange(n))
+    np.testing.assert_array_equal(d["x_train"], d["x"][d["train"]])
+    np.testing.assert_array_equal(d["x_test"], d["x"][d["test"]])
+    np.testing.assert_allclose(d["x_train"].mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(d["x_train"].std(0), 1, atol=1e-5)
+    # back on the 0-256 scale, each channel is its pixel's value plus noise in [0, 1)
+    noise = d["x"] * d["scale"] + d["mean"] - d["image"].reshape(n, 3)
+    assert noise.min() > -1e-3 and noise.max() < 1 + 1e-3  # float32 rounding of x
+    assert 0.45 < noise.mean() < 0.55  # the mean of 51,360 Uniform(0, 1) draws, se 0.001
+    again = load_image_pixels("china.jpg", step=4, test_size=0.2, seed=1)
+    np.testing.assert_array_equal(again["x"], d["x"])
+    assert not np.array_equal(load_image_pixels(seed=2)["test"], d["test"])
+    with pytest.raises(ValueError, match="held-out"):
+        load_image_pixels(step=500)  # one pixel left: nothing to hold out
+    with pytest.raises(ValueError, match="name"):
+        load_image_pixels("mona_lisa.jpg")

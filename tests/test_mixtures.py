@@ -102,3 +102,69 @@ def test_init_values_shapes_and_order():
     np.testing.assert_allclose(init["weights"][0], d["weights"], atol=0.1)
     with pytest.raises(ValueError, match="n_iter"):
         gmm_init_values(d["x"], 3, n_iter=0)
+
+
+def test_mixture_log_density_matches_scikit_learn():
+    from sklearn.mixture import GaussianMixture
+
+    from vibook.mixtures import mixture_log_density
+
+    d = make_mixture(400, n_components=3, dim=2, seed=2)
+    em = GaussianMixture(n_components=3, covariance_type="full", random_state=0).fit(d["x"])
+    ours = mixture_log_density(d["x"], em.weights_, em.means_, em.covariances_)
+    # the same float64 formula, computed two ways: agreement to rounding
+    np.testing.assert_allclose(ours, em.score_samples(d["x"]), rtol=1e-10, atol=1e-10)
+    # a weight of 0 drops its cluster: the density of the other two, renormalised by hand
+    w = np.array([0.25, 0.75, 0.0])
+    two = mixture_log_density(d["x"], w[:2], em.means_[:2], em.covariances_[:2])
+    np.testing.assert_allclose(
+        mixture_log_density(d["x"], w, em.means_, em.covariances_), two, rtol=1e-12
+    )
+    with pytest.raises(ValueError, match="weights must sum to 1"):
+        mixture_log_density(d["x"], [0.5, 0.4, 0.0], em.means_, em.covariances_)
+    # the draws' densities (in float32, in JAX) at EM's estimate, given as one draw
+    chol = np.linalg.cholesky(em.covariances_)
+    sd = np.sqrt(np.diagonal(em.covariances_, axis1=-2, axis2=-1))
+    one = {"weights": em.weights_, "locs": em.means_, "scales": sd}
+    one["corr_chol"] = chol / sd[..., None]
+    np.testing.assert_allclose(gmm_log_predictive(d["x"], one), ours, atol=1e-4)  # float32
+    r = gmm_responsibilities(d["x"], one)
+    np.testing.assert_allclose(r, em.predict_proba(d["x"]), atol=1e-5)
+
+
+def test_kmeans_as_mixture_by_hand():
+    from vibook.mixtures import kmeans_as_mixture, mixture_log_density
+
+    x = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 0.0], [10.0, 2.0], [10.0, 1.0]])
+    labels = np.array([0, 0, 1, 1, 1])
+    centres = np.array([[1.0, 0.0], [10.0, 1.0]])
+    mix = kmeans_as_mixture(x, labels, centres)
+    # residuals (-1, 0), (1, 0), (0, -1), (0, 1), (0, 0): 4 over n d = 10 points-coordinates
+    np.testing.assert_allclose(mix["covariances"], 0.4 * np.broadcast_to(np.eye(2), (2, 2, 2)))
+    np.testing.assert_allclose(mix["weights"], [0.4, 0.6])
+    np.testing.assert_array_equal(mix["locs"], centres)
+    # the point (0, 0): 0.4 N(x | (1, 0), 0.4 I) + 0.6 N(x | (10, 1), 0.4 I), written out
+    dens = 0.4 * np.exp(-1 / 0.8) / (2 * np.pi * 0.4) + 0.6 * np.exp(-101 / 0.8) / (2 * np.pi * 0.4)
+    np.testing.assert_allclose(mixture_log_density(x[:1], **mix), [np.log(dens)], rtol=1e-12)
+    with pytest.raises(ValueError, match="labels"):
+        kmeans_as_mixture(x, labels + 1, centres)
+
+
+def test_segment_image_assigns_each_pixel_to_its_colour():
+    from vibook.mixtures import segment_image
+
+    rng = np.random.default_rng(0)
+    locs = np.array([[-3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, -3.0]])
+    draws = {
+        "weights": np.array([[0.5, 0.3, 0.2], [0.4, 0.4, 0.2]]),
+        "locs": np.stack([locs, locs + 0.1]),
+        "scales": np.full((2, 3, 3), 0.5),
+    }
+    truth = rng.integers(0, 3, size=(4, 5))
+    x = locs[truth.ravel()] + 0.1 * rng.normal(size=(20, 3))  # 0.1 sd, 6 sd from the others
+    seg = segment_image(x, draws, (4, 5))
+    np.testing.assert_array_equal(seg["labels"], truth)
+    np.testing.assert_allclose(seg["image"], (locs + 0.05)[truth])  # the posterior mean colour
+    np.testing.assert_allclose(seg["shares"], np.bincount(truth.ravel(), minlength=3) / 20)
+    with pytest.raises(ValueError, match="shape"):
+        segment_image(x, draws, (5, 5))

@@ -195,7 +195,14 @@ def test_plot_mixture_2d(given_ax):
     covs = np.stack([np.eye(2), 0.5 * np.eye(2)])
     ax = plot_mixture_2d(x, weights, locs, covs, labels=np.arange(50) % 2, title="EM", ax=given_ax)
     ax = _returned(ax, given_ax)
-    assert len(ax.collections[0].get_offsets()) == 50
+    # one scatter per label, each named in the legend with the ellipse and the mean marker
+    assert [len(c.get_offsets()) for c in ax.collections] == [25, 25]
+    assert _legend(ax) == [
+        "points labelled 0",
+        "points labelled 1",
+        "2-sd ellipse (width grows with weight)",
+        "cluster mean",
+    ]
     ellipses = ax.lines[::2]  # each cluster: its 2-sd ellipse, then its mean marker
     assert len(ax.lines) == 4
     assert [e.get_linestyle() for e in ellipses] == ["-", "--"]  # weight below 1%: dashed

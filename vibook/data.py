@@ -11,14 +11,23 @@ from importlib import resources
 
 import numpy as np
 
-from vibook._checks import check_array, check_bool, check_positive, check_positive_int, check_seed
+from vibook._checks import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
 
 __all__ = [
     "FAITHFUL_COLUMNS",
     "GAP",
+    "SAMPLE_IMAGES",
     "gap_regression",
     "load_digits_split",
     "load_faithful",
+    "load_image_pixels",
     "make_mixture",
     "synthetic_logistic",
     "two_moons",
@@ -119,6 +128,82 @@ def make_mixture(
     if dim == 1:
         x, locs = x[:, 0], locs[:, 0]
     return {"x": x, "labels": labels, "weights": weights, "locs": locs, "covariances": covs}
+
+
+# --- Images: the pixel colours of a photo, for segmentation by a mixture (GMM) ---
+
+SAMPLE_IMAGES = ("china.jpg", "flower.jpg")
+"""The photos shipped with scikit-learn (``sklearn.datasets.load_sample_image``), 427 x 640."""
+
+
+def load_image_pixels(
+    name: str = "china.jpg", *, step: int = 4, test_size: float = 0.2, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """The colours of a photo's pixels as points in RGB space, standardised and split.
+
+    Segmenting an image by colour is clustering its pixels' colours: each pixel is a point
+    ``(red, green, blue)``, and a mixture component is a segment. The photos ship with
+    scikit-learn (:data:`SAMPLE_IMAGES`: a pagoda by danielbuechele and a dahlia by vultilion,
+    from Flickr, CC BY 2.0); nothing is downloaded. Every ``step``-th pixel of every ``step``-th
+    row is kept.
+
+    The channel values are whole numbers 0-255; each gets its own ``Uniform(0, 1)`` draw added
+    (dequantisation; Theis, van den Oord and Bethge 2016, "A note on the evaluation of
+    generative models"), so that a density over colours is a density: without it a Gaussian
+    could shrink onto one colour that many pixels share exactly and its density grow without
+    bound. The colours are then standardised by the training pixels' mean and sd per channel.
+
+    Parameters
+    ----------
+    name : {"china.jpg", "flower.jpg"}
+        The photo.
+    step : int
+        Keep every ``step``-th pixel along each axis (1 keeps all 273,280).
+    test_size : float
+        Fraction of the pixels held out, at random, in (0, 1).
+    seed : int
+        Seed of the NumPy generator behind the dequantisation noise and the split.
+
+    Returns
+    -------
+    dict
+        ``image`` (height, width, 3) uint8, the photo after downsampling; ``x`` (height * width,
+        3) float32, every pixel's standardised colour, row by row; ``train`` and ``test``, sorted
+        indices into ``x`` that split it; ``x_train`` and ``x_test``, those rows of ``x``;
+        ``mean`` and ``scale`` (3,), with which ``x * scale + mean`` is the colour in 0-256.
+    """
+    from sklearn.datasets import load_sample_image
+
+    name = check_choice(name, "name", SAMPLE_IMAGES)
+    step = check_positive_int(step, "step")
+    test_size = check_positive(test_size, "test_size")
+    if not test_size < 1:
+        raise ValueError(f"test_size must be in (0, 1); got {test_size}")
+    rng = np.random.default_rng(check_seed(seed))
+    image = load_sample_image(name)[::step, ::step]
+    h, w, c = image.shape
+    n = h * w
+    n_test = int(round(test_size * n))
+    if not 0 < n_test < n:
+        raise ValueError(
+            f"step={step} and test_size={test_size} leave {n - n_test} training and {n_test} "
+            f"held-out pixels of {n}; both must be at least one"
+        )
+    colours = image.reshape(n, c) + rng.uniform(size=(n, c))
+    order = rng.permutation(n)
+    test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
+    mean, scale = colours[train].mean(0), colours[train].std(0)
+    x = ((colours - mean) / scale).astype(np.float32)
+    return {
+        "image": image,
+        "x": x,
+        "train": train,
+        "test": test,
+        "x_train": x[train],
+        "x_test": x[test],
+        "mean": mean,
+        "scale": scale,
+    }
 
 
 # --- Neural-network data: 1-D regression with a gap, two moons, digits (BNN) ---

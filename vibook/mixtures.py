@@ -1,7 +1,9 @@
 """Working with the draws of a Gaussian mixture fit: clusters, densities, relabelling.
 
 For :func:`vibook.models.gmm`: per-draw covariances, responsibilities, the posterior predictive
-density, point estimates, relabelling against label switching, k-means starting values.
+density, point estimates, relabelling against label switching, k-means starting values; the density
+of a mixture given by its parameters (a scikit-learn fit, k-means as a mixture) to compare with;
+image segmentation.
 """
 
 from __future__ import annotations
@@ -9,13 +11,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
+import scipy.special
 from jax.scipy.special import logsumexp
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from vibook._checks import check_array, check_positive_int, check_seed
+from vibook._checks import check_array, check_mixture, check_positive_int, check_seed
 from vibook.fit import as_draws
 
 __all__ = [
@@ -24,7 +26,10 @@ __all__ = [
     "gmm_log_predictive",
     "gmm_point_estimate",
     "gmm_responsibilities",
+    "kmeans_as_mixture",
+    "mixture_log_density",
     "relabel_draws",
+    "segment_image",
 ]
 
 
@@ -50,9 +55,17 @@ def gmm_covariances(draws: dict) -> np.ndarray:
 
 def _component_log_prob(x, weights, locs, covs):
     """Per-cluster ``log w_k + log N(x_n | mu_k, Sigma_k)`` for one draw, shape (n, K)."""
-    clusters = dist.MultivariateNormal(locs, scale_tril=jnp.linalg.cholesky(covs))
-    mixture = dist.MixtureSameFamily(dist.Categorical(probs=weights), clusters)
-    return mixture.component_log_probs(x)
+    # Written out rather than MixtureSameFamily.component_log_probs: inverting the K Cholesky
+    # factors once, not a triangular solve per point and cluster, was 7-10x faster on CPU for
+    # 17,000 points and 100 draws, compiling included. tests/test_mixtures.py checks the density
+    # against scikit-learn's.
+    chol = jnp.linalg.cholesky(covs)  # (K, d, d)
+    eye = jnp.broadcast_to(jnp.eye(covs.shape[-1], dtype=chol.dtype), chol.shape)
+    inv = jax.scipy.linalg.solve_triangular(chol, eye, lower=True)
+    z = jnp.einsum("kij,nj->nki", inv, x) - jnp.einsum("kij,kj->ki", inv, locs)
+    log_det = jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), -1)
+    d = covs.shape[-1]
+    return jnp.log(weights) - 0.5 * jnp.sum(z**2, -1) - log_det - 0.5 * d * jnp.log(2 * jnp.pi)
 
 
 @jax.jit
@@ -117,6 +130,38 @@ def gmm_log_predictive(x, posterior) -> np.ndarray:
     return np.asarray(logsumexp(per_draw, axis=0) - np.log(per_draw.shape[0]))
 
 
+def mixture_log_density(x, weights, locs, covariances) -> np.ndarray:
+    r"""Log density of each point under one Gaussian mixture given by its parameters.
+
+    ``log sum_k w_k N(x_i | mu_k, Sigma_k)``, for a point estimate from any fitter: scikit-learn's
+    ``weights_``, ``means_`` and ``covariances_`` (full covariances), :func:`gmm_point_estimate`, or
+    :func:`kmeans_as_mixture`. The mean over held-out points is a held-out log-likelihood per
+    point on the same scale as :func:`gmm_log_predictive`'s.
+
+    Parameters
+    ----------
+    x : array of shape (n, d)
+        Points.
+    weights, locs, covariances : arrays of shape (K,), (K, d), (K, d, d)
+        Weights (>= 0, summing to 1), means and covariance matrices (positive definite).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    x = check_array(x, "x", ndim=2).astype(np.float64)
+    weights, locs, _, chol = check_mixture(
+        weights, locs, covariances, x.shape[1], means_name="locs"
+    )
+    inv = np.linalg.inv(chol)  # (K, d, d): one inversion per cluster, not one solve per point
+    z = np.einsum("kij,nkj->nki", inv, x[:, None, :] - locs)
+    log_det = np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), -1)
+    with np.errstate(divide="ignore"):  # a weight of 0 is a cluster that adds nothing
+        log_w = np.log(weights)
+    per_cluster = log_w - 0.5 * np.sum(z**2, -1) - log_det - 0.5 * x.shape[1] * np.log(2 * np.pi)
+    return scipy.special.logsumexp(per_cluster, axis=1)  # in float64, unlike JAX's default
+
+
 def gmm_point_estimate(posterior) -> dict[str, np.ndarray]:
     """Posterior means of the weights, means and covariance matrices.
 
@@ -179,6 +224,97 @@ def relabel_draws(draws: dict, reference_locs) -> dict[str, np.ndarray]:
 
 
 _PER_CLUSTER = ("weights", "locs", "scales", "corr_chol")
+
+
+def kmeans_as_mixture(x, labels, centres) -> dict[str, np.ndarray]:
+    r"""The Gaussian mixture a k-means clustering implies, so its density can be scored.
+
+    k-means is EM for a mixture of spherical Gaussians of one shared variance, in the limit of a
+    vanishing variance (Bishop 2006, section 9.3.2); read back as such a mixture, a clustering
+    gets weights (each cluster's share of the points), means (the centres) and the pooled
+    within-cluster variance
+
+    .. math::
+        \sigma^2 = \frac{1}{n d} \sum_i \lVert x_i - c_{z_i} \rVert^2 ,
+
+    the maximum likelihood value given the assignments. Score it with
+    :func:`mixture_log_density`.
+
+    Parameters
+    ----------
+    x : array of shape (n, d)
+        The points that were clustered.
+    labels : array of shape (n,)
+        Each point's cluster, in ``0..K-1`` (scikit-learn's ``KMeans.labels_``).
+    centres : array of shape (K, d)
+        Cluster centres (``KMeans.cluster_centers_``).
+
+    Returns
+    -------
+    dict
+        ``weights`` (K,), ``locs`` (K, d), ``covariances`` (K, d, d): ``sigma^2 I`` for every
+        cluster.
+    """
+    x = check_array(x, "x", ndim=2).astype(np.float64)
+    centres = check_array(centres, "centres", ndim=2).astype(np.float64)
+    k, d = centres.shape
+    if d != x.shape[1]:
+        raise ValueError(f"centres must have {x.shape[1]} columns, like x; got {centres.shape}")
+    labels = check_array(labels, "labels", shape=(x.shape[0],), integer=True, nonnegative=True)
+    labels = labels.astype(np.int64)
+    if labels.max() >= k:
+        raise ValueError(f"labels must be in 0..{k - 1} (one per centre); got {labels.max()}")
+    variance = float(np.mean((x - centres[labels]) ** 2))
+    if not variance > 0:
+        raise ValueError("x has no spread about the centres: every point sits on its centre")
+    return {
+        "weights": np.bincount(labels, minlength=k) / x.shape[0],
+        "locs": centres,
+        "covariances": np.broadcast_to(variance * np.eye(d), (k, d, d)).copy(),
+    }
+
+
+def segment_image(x, posterior, shape) -> dict[str, np.ndarray]:
+    """Segment an image by colour: each pixel goes to its most probable mixture component.
+
+    Each pixel's colour is a point; a component of a mixture fitted to the colours is a
+    segment; a pixel's segment is the component with the largest responsibility
+    (:func:`gmm_responsibilities`), and the segmented image paints every pixel with its
+    segment's mean colour (the posterior mean of that component's mean).
+
+    Parameters
+    ----------
+    x : array of shape (height * width, d)
+        Every pixel's colour, row by row, on the scale the mixture was fitted on (e.g. ``x`` of
+        :func:`vibook.data.load_image_pixels`).
+    posterior : SVIFit, DataTree or dict of arrays
+        A d-D fit of :func:`vibook.models.gmm`, as in :func:`gmm_responsibilities`; relabel NUTS
+        draws first (:func:`relabel_draws`).
+    shape : tuple of int
+        ``(height, width)`` of the image.
+
+    Returns
+    -------
+    dict
+        ``labels`` (height, width) int, each pixel's segment; ``image`` (height, width, d), each
+        pixel's segment mean, on ``x``'s scale; ``shares`` (K,), the fraction of the pixels in
+        each segment.
+    """
+    x = check_array(x, "x", ndim=2)
+    if not isinstance(shape, tuple) or len(shape) != 2:
+        raise TypeError(f"shape must be a tuple (height, width); got {shape!r}")
+    h, w = (check_positive_int(v, "shape") for v in shape)
+    if h * w != x.shape[0]:
+        raise ValueError(f"shape {shape} must hold one pixel per row of x ({x.shape[0]})")
+    labels = gmm_responsibilities(x, posterior).argmax(1)
+    palette = gmm_point_estimate(posterior)["locs"]
+    if palette.ndim != 2:
+        raise ValueError("posterior must be a fit of d-D colours, not of 1-D data")
+    return {
+        "labels": labels.reshape(h, w),
+        "image": palette[labels].reshape(h, w, -1),
+        "shares": np.bincount(labels, minlength=palette.shape[0]) / x.shape[0],
+    }
 
 
 def gmm_init_values(

@@ -372,15 +372,32 @@ def plot_mixture_2d(x, weights, locs, covariances, *, labels=None, ax=None, titl
     if labels is not None:
         labels = check_array(labels, "labels", shape=(len(x),), integer=True, nonnegative=True)
     ax = _axes(ax)
-    ax.scatter(
-        x[:, 0], x[:, 1], c=labels, s=8, alpha=0.5, cmap="tab10" if labels is not None else None
-    )
+    if labels is None:
+        ax.scatter(x[:, 0], x[:, 1], s=8, alpha=0.5, label="points")
+    else:
+        for k in np.unique(labels):
+            ax.scatter(
+                *x[labels == k].T,
+                s=8,
+                alpha=0.5,
+                color=plt.cm.tab10(k % 10),
+                label=f"points labelled {k}",
+            )
     t = np.linspace(0, 2 * np.pi, 100)
     circle = np.stack([np.cos(t), np.sin(t)])
-    for w_k, m, c in zip(weights, locs, chol, strict=True):
+    for k, (w_k, m, c) in enumerate(zip(weights, locs, chol, strict=True)):
         pts = m[:, None] + 2 * c @ circle
-        ax.plot(pts[0], pts[1], color="k", lw=0.5 + 4 * w_k, ls="-" if w_k >= 0.01 else "--")
-        ax.plot(*m, "k+", ms=8)
+        label = "2-sd ellipse (width grows with weight)" if k == 0 else None
+        ax.plot(
+            pts[0],
+            pts[1],
+            color="k",
+            lw=0.5 + 4 * w_k,
+            ls="-" if w_k >= 0.01 else "--",
+            label=label,
+        )
+        ax.plot(*m, "k+", ms=8, label="cluster mean" if k == 0 else None)
+    ax.legend(frameon=False, fontsize=8)
     if title:
         ax.set_title(title)
     return ax
