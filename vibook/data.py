@@ -325,7 +325,7 @@ def load_digits_split(
     return out
 
 
-# --- Scaling: synthetic logistic-regression data of any size (notebook 12) ---
+# --- Scaling: synthetic logistic-regression data of any size (notebook 13) ---
 
 
 def synthetic_logistic(

@@ -185,7 +185,7 @@ CASES = [
         expected=_tau_prior_readout,
     ),
     WidgetCase(
-        "10_priors_as_inductive_bias.ipynb",
+        "11_priors_as_inductive_bias.ipynb",
         slider="prior scale",
         presses=4,  # 10**0 -> 10**0.2 in steps of 0.05 of the exponent
         expected=_bnn_prior_readout,
