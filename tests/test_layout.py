@@ -24,6 +24,7 @@ TASKS = {
     "vibook.cavi",
     "vibook.regression",
     "vibook.networks",
+    "vibook.autoencoders",
     "vibook.diagnostics",
     "vibook.metrics",
     "vibook.acquisition",
