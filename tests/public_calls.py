@@ -1377,9 +1377,12 @@ VALID_MALFORMED = {
         )
     },
     ("vibook.networks.fit_bnn", "batch_size", "too_large"): _FULL_BATCH,
-    ("vibook.autoencoders.decode", "z", "leading_axis"): (
-        "codes of shape (..., L): leading dimensions (draws, images) batch, as documented"
-    ),
+    **{
+        ("vibook.autoencoders.decode", "z", shape): (
+            "codes of shape (..., L) with L = 1: leading dimensions (draws, images) batch"
+        )
+        for shape in ("leading_axis", "trailing_axis")
+    },
     ("vibook.baselines.fit_mlp", "batch_size", "too_large"): _FULL_BATCH,
     ("vibook.models.gmm.gmm", "x", "flattened"): _ONE_D,
     ("vibook.mixtures.gmm_init_values", "x", "flattened"): _ONE_D,

@@ -104,31 +104,14 @@ def test_fit_vae_with_a_linear_decoder_reaches_the_ppca_maximum_likelihood():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(400, 1)) @ rng.normal(size=(1, 5)) + 0.3 * rng.normal(size=(400, 5))
     x = x.astype(np.float32)
-    fit = fit_vae(
-        jax.random.key(3),
-        x,
-        latent_dim=1,
-        hidden=(),
-        output="identity",
-        num_steps=2000,
-        batch_size=100,
-        learning_rate=0.01,
-    )
+    linear_vae = {"latent_dim": 1, "hidden": (), "output": "identity", "num_steps": 2000}
+    fit = fit_vae(jax.random.key(3), x, **linear_vae, batch_size=100, learning_rate=0.01)
     log_lik = iwae_bounds(jax.random.key(4), fit, x, [500])[0].mean()
     # scikit-learn's PCA.score is the exact PPCA maximum (about -5 nats a point here), which is
     # also the linear VAE's ELBO maximum (Lucas et al. 2019); 2,000 noisy Adam steps stop
     # 0.04-0.07 nats short of it (keys 3 and 5), so 0.15 allows for that and no more
     assert abs(log_lik - PCA(n_components=1).fit(x).score(x)) < 0.15
-    again = fit_vae(
-        jax.random.key(3),
-        x,
-        latent_dim=1,
-        hidden=(),
-        output="identity",
-        num_steps=2000,
-        batch_size=100,
-        learning_rate=0.01,
-    )
+    again = fit_vae(jax.random.key(3), x, **linear_vae, batch_size=100, learning_rate=0.01)
     assert np.array_equal(fit.losses, again.losses)
 
 

@@ -187,7 +187,7 @@ def decode(fit: VAEFit, z):
     """The decoder's pixel means ``g(z)`` for codes of shape (..., L): shape (..., D)."""
     fit = _check_fit(fit)
     z = check_array(z, "z")
-    if z.shape[-1] != fit.config["latent_dim"]:
+    if z.ndim == 0 or z.shape[-1] != fit.config["latent_dim"]:
         raise ValueError(f"z must end in the latent size {fit.config['latent_dim']}; got {z.shape}")
     return np.asarray(_mean(fit.params, jnp.asarray(z, jnp.float32), fit.config))
 

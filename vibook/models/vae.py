@@ -87,7 +87,7 @@ def check_vae_args(x, latent_dim, hidden, activation, output, noise, batch_size=
     activation = check_activation(activation)
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}")
-    return x, latent_dim, hidden, activation, check_subsample(batch_size, x.shape[0])
+    return x, latent_dim, hidden, activation, check_subsample(batch_size, x.shape[0], "batch_size")
 
 
 def vae(
