@@ -25,7 +25,6 @@ __all__ = [
     "GAP",
     "SAMPLE_IMAGES",
     "gap_regression",
-    "gap_regression_regions",
     "load_digits_split",
     "load_faithful",
     "load_image_pixels",
@@ -247,36 +246,6 @@ def gap_regression(n: int = 40, *, noise: float = 0.1, seed: int = 0) -> dict[st
 
     y = f(x) + noise * rng.normal(size=n)
     return {"x": x[:, None].astype(np.float32), "y": y.astype(np.float32), "f": f}
-
-
-def gap_regression_regions(x) -> dict[str, np.ndarray]:
-    """Which inputs lie among the data of :func:`gap_regression`, in its gap, or beyond the data.
-
-    The three regions are the places to compare an epistemic sd: ``"among the data"`` is the
-    middle of each cluster, 0.75 <= |x| <= 1.75 (at least 0.25 from either end of [0.5, 2]);
-    ``"in the gap"`` is the middle half of :data:`GAP`, |x| <= 0.25; ``"beyond the data"`` is
-    |x| >= 3, at least one unit outside the data's range [-2, 2].
-
-    Parameters
-    ----------
-    x : array of shape (n,) or (n, 1)
-        Inputs, for example a plotting grid.
-
-    Returns
-    -------
-    dict of str to bool array of shape (n,)
-        ``"among the data"``, ``"in the gap"`` and ``"beyond the data"``, in that order.
-    """
-    t = np.abs(np.asarray(check_array(x, "x", ndim=(1, 2)), dtype=float))
-    if t.ndim == 2:
-        if t.shape[1] != 1:
-            raise ValueError(f"x must have shape (n,) or (n, 1); got {t.shape}")
-        t = t[:, 0]
-    return {
-        "among the data": (t >= 0.75) & (t <= 1.75),
-        "in the gap": t <= 0.25,
-        "beyond the data": t >= 3.0,
-    }
 
 
 def two_moons(n: int = 200, *, noise: float = 0.1, seed: int = 0) -> dict[str, np.ndarray]:
