@@ -1,5 +1,5 @@
 """Posterior comparison and NUTS diagnostics against cases with known answers, and the
-divergences of a real NUTS run on the centred eight schools reported in words."""
+divergences of a real NUTS run, and a known mask laid over it, reported in words."""
 
 import arviz_base as azb
 import jax
@@ -191,17 +191,25 @@ def test_nuts_divergences_are_counted_and_reported_in_plain_words(schools):
     centred, noncentred = schools
     diverging = centred.sample_stats["diverging"]
     assert diverging.dtype == bool and diverging.dims == ("chain", "draw")
-    # The centred model's funnel makes NUTS diverge; the non-centred one does not. (Seen with
-    # keys 0, 1, 2 at this size: 10 to 14 divergences against 0 or 1; the margin is wide.)
-    count = int(diverging.sum())
-    assert count >= 5
-    diag = nuts_diagnostics(centred)
-    assert diag.n_divergent == count and diag.n_draws == 600
-    report = diag.report()
-    assert f"divergences: {count} of 600 draws" in report
+    # How many transitions diverge in the funnel is chaotic in the last bits of floating point:
+    # key 0 gave 12 here and 4 on another CPU, and keys 0-5 gave 1 to 26. So the counting and the
+    # words are checked on a known mask laid over the real run, and the real runs only for
+    # agreement between the count and the array it is read from.
+    assert nuts_diagnostics(centred).n_divergent == int(diverging.sum())
+    assert nuts_diagnostics(noncentred).n_divergent == int(
+        noncentred.sample_stats["diverging"].sum()
+    )
+    marked = centred.copy(deep=True)
+    mask = marked["sample_stats"]["diverging"].values  # the copy's own array, written in place
+    mask[:] = False
+    mask[0, [3, 50, 51]] = True
+    mask[1, [7, 299]] = True  # 5 in all, in both chains, the last draw included
+    diag = nuts_diagnostics(marked)
+    assert diag.n_divergent == 5 and diag.n_draws == 600
+    assert "divergences: 5 of 600 draws" in diag.report()
     sentence = next(p for p in diag.problems if "diverged" in p)
-    assert sentence.startswith(f"{count} of 600 transitions")
+    assert sentence.startswith("5 of 600 transitions")
     assert "non-centred" in sentence and "target_accept_prob" in sentence  # what to try
-    calm = nuts_diagnostics(noncentred)
-    assert calm.n_divergent <= 1
-    assert calm.n_divergent == int(noncentred.sample_stats["diverging"].sum())
+    mask[:] = False
+    calm = nuts_diagnostics(marked)
+    assert calm.n_divergent == 0 and not any("diverged" in p for p in calm.problems)
