@@ -29,14 +29,19 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT)
 
+# Test files run in parallel, one file to a worker (pytest-xdist's loadfile): a notebook's cells
+# run in order in its own kernel, and a module's fixtures are built once. Up to 4 workers: each
+# JAX process already uses every core to run what it compiled; compiling is what runs in parallel.
+PARALLEL := --numprocesses=auto --maxprocesses=4 --dist=loadfile
+
 test: $(STAMP)
-	VIBOOK_PROGRESS=0 $(PY) -m pytest --nbval-lax --durations=15 tests notebooks
+	VIBOOK_PROGRESS=0 $(PY) -m pytest $(PARALLEL) --nbval-lax --durations=15 tests notebooks
 
 unit: $(STAMP)
-	VIBOOK_PROGRESS=0 $(PY) -m pytest tests
+	VIBOOK_PROGRESS=0 $(PY) -m pytest $(PARALLEL) tests
 
 notebooks: $(STAMP)
-	VIBOOK_PROGRESS=0 $(PY) -m pytest --nbval-lax notebooks
+	VIBOOK_PROGRESS=0 $(PY) -m pytest $(PARALLEL) --nbval-lax notebooks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check vibook tests benchmarks

@@ -7,6 +7,8 @@ pyproject.toml.
 
 import contextlib
 import os
+import time
+from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("VIBOOK_PROGRESS", "0")
@@ -67,6 +69,20 @@ def count_compilations():
 def key():
     """A fixed JAX random key; tests split it rather than seed anything globally."""
     return jax.random.key(0)
+
+
+# Where tests/browser saves its screenshots. The summary is written by the process that reports
+# (the controller, under pytest-xdist), which did not take them: it lists the files this run wrote.
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
+_SESSION_START = time.time()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say where the screenshots are, so a reader of ``make test`` output can find them."""
+    shots = sorted(p.name for p in SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= _SESSION_START)
+    if shots:
+        terminalreporter.write_sep("-", "browser test screenshots")
+        terminalreporter.write_line(f"saved in {SCREENSHOTS}/: {', '.join(shots)}")
 
 
 # The LDA corpora's sizes; test_topics.py's K and V are the same.

@@ -274,9 +274,6 @@ def page(browser, lab):
         lab.shutdown_kernels()
 
 
-_SAVED: list[Path] = []
-
-
 @pytest.fixture(scope="session")
 def screenshot_path():
     """``screenshot_path(name)``: a path in ``test-artifacts/browser/`` (ignored by git).
@@ -288,19 +285,9 @@ def screenshot_path():
         old.unlink()
 
     def path(name: str) -> Path:
-        p = ARTIFACTS / f"{name}.png"
-        _SAVED.append(p)
-        return p
+        return ARTIFACTS / f"{name}.png"
 
     return path
-
-
-def pytest_terminal_summary(terminalreporter):
-    """Say where the screenshots are, so a reader of ``make test`` output can find them."""
-    shots = [p.name for p in _SAVED if p.exists()]
-    if shots:
-        terminalreporter.write_sep("-", "browser test screenshots")
-        terminalreporter.write_line(f"saved in {ARTIFACTS}/: {', '.join(shots)}")
 
 
 if sys.platform == "win32":  # pragma: no cover - the lab helpers use POSIX process groups
