@@ -713,6 +713,7 @@ CASES = [
         P("x", X2, "data"),
         K("num_draws", 5, "count"),
     ),
+    _c("vibook.networks.sd_over_prior", P("fit", BNN_CLS, "fit"), key_matters=False),
     # baselines
     _c(
         "vibook.baselines.fit_mlp",

@@ -19,6 +19,7 @@ from vibook.networks import (
     fit_bnn,
     predict_proba,
     predict_regression,
+    sd_over_prior,
 )
 
 
@@ -184,3 +185,37 @@ def test_bad_fit_options(key):
         fit_bnn(key, x, y, n_classes=2, init_loc="map", map_steps=0, num_steps=2)
     with pytest.raises(ValueError, match="map_learning_rate"):
         fit_bnn(key, x, y, n_classes=2, init_loc="map", map_learning_rate=-1.0, num_steps=2)
+
+
+def test_sd_over_prior_is_each_weights_sd_in_units_of_its_prior_sd(key):
+    data = two_moons(40, noise=0.1, seed=0)
+    x, y = np.asarray(data["x"], np.float32), np.asarray(data["y"], np.int32)
+    # One step of size 1e-9 leaves every sd at init_scale, 1e-3; the prior sds are
+    # prior_scale / sqrt(fan_in) for weights (fan_in 2, then 8) and prior_scale for biases.
+    fit = fit_bnn(
+        key, x, y, n_classes=2, hidden=(8,), prior_scale=3.0, num_steps=1, learning_rate=1e-9
+    )
+    ratio = sd_over_prior(fit)
+    expected = {"w0": 3 / np.sqrt(2), "b0": 3.0, "w1": 3 / np.sqrt(8), "b1": 3.0}
+    assert sorted(ratio) == sorted(expected)
+    for name, prior_sd in expected.items():
+        assert ratio[name].shape == fit.params[f"{name}_scale"].shape
+        np.testing.assert_allclose(ratio[name], 1e-3 / prior_sd, rtol=1e-4)
+    # With the prior scale learned, the learned value is the unit: doubling it halves the ratio.
+    learned = fit_bnn(
+        key,
+        x,
+        y,
+        n_classes=2,
+        hidden=(8,),
+        prior_scale=(3.0, 3.0),
+        learn_prior_scale=True,
+        num_steps=1,
+        learning_rate=1e-9,
+    )
+    params = dict(learned.params, prior_scale_0=2 * learned.params["prior_scale_0"])
+    halved = sd_over_prior(learned._replace(params=params))
+    np.testing.assert_allclose(halved["w0"], 0.5 * sd_over_prior(learned)["w0"], rtol=1e-5)
+    np.testing.assert_allclose(halved["w1"], sd_over_prior(learned)["w1"], rtol=1e-6)
+    with pytest.raises(TypeError, match="fit must be a BNNFit"):
+        sd_over_prior(learned.params)

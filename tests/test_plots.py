@@ -8,7 +8,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.image import AxesImage
 
-from vibook.metrics import expected_calibration_error
+from vibook.metrics import calibration_bins, expected_calibration_error
 from vibook.models import coin_grid_posterior
 from vibook.panels import elbo_panel, kl_panel
 from vibook.plots import (
@@ -151,10 +151,20 @@ def test_plot_reliability(given_ax):
     y = RNG.integers(0, 3, 200)
     ax = _returned(plot_reliability(probs, y, n_bins=5, label="MLP", ax=given_ax), given_ax)
     assert len(ax.patches) == 2 * 5  # accuracy and gap bars in each bin
-    assert _labels(ax) == ["accuracy", "gap"]
+    names = ["perfect calibration", "accuracy in the bin", "mean confidence - accuracy"]
+    assert _labels(ax) == names and _legend(ax) == names
     ece = expected_calibration_error(probs, y, n_bins=5)
-    assert ax.get_title() == f"MLP: ECE = {ece:.3f}"
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("confidence", "accuracy")
+    assert ax.get_title() == f"MLP: ECE = {ece:.3f} (5 bins)"
+    assert ax.get_ylabel() == "accuracy" and ax.get_xlabel().startswith("confidence")
+    # Each non-empty bin is labelled with its count: 200 inputs in all.
+    counts = calibration_bins(probs, y, n_bins=5)["count"]
+    assert [t.get_text() for t in ax.texts] == [str(c) for c in counts if c]
+    assert sum(int(t.get_text()) for t in ax.texts) == 200
+    # By default the bins are the ECE's own 15.
+    fig, ax15 = plt.subplots()
+    plot_reliability(probs, y, ax=ax15)
+    assert ax15.get_title() == f"ECE = {expected_calibration_error(probs, y):.3f} (15 bins)"
+    plt.close(fig)
 
 
 def test_plot_function_draws(given_ax):

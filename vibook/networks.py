@@ -41,6 +41,7 @@ from vibook.models.bnn import (
     check_hidden,
     check_xy,
     layer_scales,
+    prior_sds,
 )
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "fit_bnn",
     "predict_proba",
     "predict_regression",
+    "sd_over_prior",
 ]
 
 
@@ -420,3 +422,30 @@ def predict_regression(rng_key, posterior, x, *, num_draws: int = 100, activatio
     weights = _weight_draws(rng_key, posterior, num_draws)
     sigma = weights.pop("sigma")
     return bnn_apply(weights, x, activation=activation)[..., 0], sigma
+
+
+def sd_over_prior(fit: BNNFit) -> dict[str, np.ndarray]:
+    """Each weight's variational sd over its prior sd: how much the data narrowed it.
+
+    Near 1, the ELBO kept the weight at its prior (the data say little about it); far below 1,
+    the weight is pinned down, by the data or by an optimiser that stopped the sd short.
+
+    Parameters
+    ----------
+    fit : BNNFit
+        A fit of :func:`fit_bnn` (with a learned prior scale, the learned one is used).
+
+    Returns
+    -------
+    dict of str to ndarray
+        One array per site (``w0``, ``b0``, ...), each of that site's shape.
+    """
+    if not isinstance(fit, BNNFit):
+        raise TypeError(f"fit must be a BNNFit from fit_bnn; got {type(fit).__name__}")
+    config, params = fit.config, fit.params
+    n_layers = len(config["hidden"]) + 1
+    scales = layer_scales(config["prior_scale"], n_layers)
+    if config["learn_prior_scale"]:
+        scales = tuple(float(params[f"prior_scale_{i}"]) for i in range(n_layers))
+    sds = prior_sds(params["w0_loc"].shape[0], config["hidden"], config["n_classes"] or 1, scales)
+    return {name: np.asarray(params[f"{name}_scale"]) / sd for name, (_, sd) in sds.items()}

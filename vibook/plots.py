@@ -228,11 +228,13 @@ def plot_regression_uncertainty(
     return ax
 
 
-def plot_reliability(probs, y, *, n_bins: int = 10, ax=None, label=None):
+def plot_reliability(probs, y, *, n_bins: int = 15, ax=None, label=None):
     """Reliability diagram: accuracy against confidence per bin, with the diagonal.
 
     Bars below the diagonal mean overconfidence, above it underconfidence (Guo et al. 2017); the
-    numbers come from :func:`vibook.metrics.calibration_bins`.
+    numbers come from :func:`vibook.metrics.calibration_bins`, with the same 15 bins as
+    :func:`vibook.metrics.expected_calibration_error` by default. Each bar is labelled with how
+    many inputs fall in its bin: a bin of three says little.
 
     Parameters
     ----------
@@ -249,18 +251,46 @@ def plot_reliability(probs, y, *, n_bins: int = 10, ax=None, label=None):
     centres = 0.5 * (bins["edges"][1:] + bins["edges"][:-1])
     width = bins["edges"][1] - bins["edges"][0]
     acc = np.nan_to_num(bins["accuracy"])
-    ax.bar(centres, acc, width=width, edgecolor="k", color="tab:blue", alpha=0.7, label="accuracy")
+    ax.bar(
+        centres,
+        acc,
+        width=width,
+        edgecolor="k",
+        color="tab:blue",
+        alpha=0.7,
+        label="accuracy in the bin",
+    )
     gap = np.nan_to_num(bins["confidence"]) - acc
-    ax.bar(centres, gap, bottom=acc, width=width, color="tab:red", alpha=0.3, label="gap")
-    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ax.bar(
+        centres,
+        gap,
+        bottom=acc,
+        width=width,
+        color="tab:red",
+        alpha=0.3,
+        label="mean confidence - accuracy",
+    )
+    for c, a, count in zip(centres, acc, bins["count"], strict=True):
+        if count:
+            ax.annotate(
+                f"{count}",
+                (c, min(a, 0.92)),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     ece = expected_calibration_error(probs, y, n_bins=n_bins)
     ax.set(
         xlim=(0, 1),
         ylim=(0, 1),
-        xlabel="confidence",
+        xlabel="confidence (bin of the top class probability)",
         ylabel="accuracy",
-        title=f"{label + ': ' if label else ''}ECE = {ece:.3f}",
+        title=f"{label + ': ' if label else ''}ECE = {ece:.3f} ({n_bins} bins)",
     )
+    ax.legend(loc="upper left", fontsize=7)
     return ax
 
 
