@@ -290,7 +290,7 @@ def plot_reliability(probs, y, *, n_bins: int = 15, ax=None, label=None):
         ylabel="accuracy",
         title=f"{label + ': ' if label else ''}ECE = {ece:.3f} ({n_bins} bins)",
     )
-    ax.legend(loc="upper left", fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.75), fontsize=7)
     return ax
 
 
