@@ -118,3 +118,20 @@ def test_local_reparam_with_tiny_sds_is_the_log_joint_at_the_means(key):
             kl += float(jnp.sum(dist.kl_divergence(q, dist.Normal(0.0, sd))))
     # sds of 1e-6 move each logit by ~1e-6; float32 sums of ~100 terms of size ~10 agree to 1e-4.
     assert loss == pytest.approx(kl - loglik, rel=1e-4)
+
+
+def test_imports_in_any_order_after_numpyro_autoguide():
+    # arviz_stats, then numpyro.infer.autoguide, leaves numpyro.infer without its elbo attribute
+    # until the import finishes; vibook.models must name what it subclasses by its module.
+    import subprocess
+    import sys
+
+    code = (
+        "import arviz_stats\n"
+        "from numpyro.infer.autoguide import AutoNormal\n"
+        "from vibook.models.bnn import LocalReparamELBO\n"
+        "from numpyro.infer.elbo import ELBO\n"
+        "assert issubclass(LocalReparamELBO, ELBO)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

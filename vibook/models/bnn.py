@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
+from numpyro.infer.elbo import ELBO
 
 from vibook._checks import (
     check_array,
@@ -274,7 +275,7 @@ def bnn_guide(
         numpyro.sample("sigma", dist.LogNormal(loc, scale))
 
 
-class LocalReparamELBO(numpyro.infer.elbo.ELBO):
+class LocalReparamELBO(ELBO):
     """The ELBO of :func:`bnn` under :func:`bnn_guide`, estimated by local reparameterisation.
 
     Instead of one sampled network for all inputs, each unit's pre-activation is drawn directly:
