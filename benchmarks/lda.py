@@ -38,8 +38,7 @@ if "--single-thread" in sys.argv:
 import jax  # noqa: E402
 
 from vibook.corpora import load_lee_corpus, make_lda_corpus
-from vibook.metrics import npmi_coherence
-from vibook.topic_scores import topic_recovery
+from vibook.topic_scores import npmi_coherence, topic_recovery
 from vibook.topics import fit_lda, top_words, topic_word_distributions
 
 # vibook's settings: the whole corpus in each step for Lee (300 documents), from random

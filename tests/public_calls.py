@@ -792,6 +792,14 @@ CASES = [
     _c("vibook.metrics.mutual_information", P("probs_draws", PROBS_DRAWS, "probs")),
     _c("vibook.metrics.ood_auroc", P("scores_in", X1, "data"), P("scores_out", X1 + 1, "data")),
     _c(
+        "vibook.metrics.ood_auroc_interval",
+        KEY,
+        P("scores_in", X1, "data"),
+        P("scores_out", X1 + 1, "data"),
+        K("num_resamples", 20, "count"),
+        K("level", 0.9, "prob"),
+    ),
+    _c(
         "vibook.metrics.ece_if_calibrated",
         KEY,
         P("probs", PROBS, "probs"),
@@ -811,7 +819,7 @@ CASES = [
         K("statistic", "difference", "choice"),
     ),
     _c(
-        "vibook.metrics.npmi_coherence",
+        "vibook.topic_scores.npmi_coherence",
         P("topics", TOP, "words"),
         P("texts", TEXTS, "words"),
         K("topn", 2, "count"),

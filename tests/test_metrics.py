@@ -14,8 +14,8 @@ from vibook.metrics import (
     expected_calibration_error,
     mutual_information,
     nll,
-    npmi_coherence,
     ood_auroc,
+    ood_auroc_interval,
     paired_bootstrap,
     predictive_entropy,
 )
@@ -267,33 +267,30 @@ def test_ece_if_calibrated_is_zero_for_certain_predictions_and_reproducible():
         ece_if_calibrated(jax.random.key(0), a, num_draws=1)
 
 
-# ------------------------------------------------------------------ NPMI coherence
+def test_ood_auroc_interval_has_the_width_of_hanley_and_mcneil():
+    # Scores N(0, 1) in and N(1, 1) out: AUROC = Phi(1 / sqrt 2) = 0.760. Hanley and McNeil (1982)
+    # give its standard error; a 90% percentile interval is about +-1.645 of it. 20% tolerance:
+    # their formula is an approximation and 4,000 resamples put about 2% noise on the width.
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=400), rng.normal(1.0, 1.0, size=300)
+    out = ood_auroc_interval(jax.random.key(0), a, b, num_resamples=4000)
+    auc = out["estimate"]
+    assert auc == ood_auroc(a, b) and out["low"] < auc < out["high"]
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    n1, n2 = len(b), len(a)
+    se = np.sqrt(
+        (auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n2 - 1) * (q2 - auc**2)) / (n1 * n2)
+    )
+    assert (out["high"] - out["low"]) / 2 == pytest.approx(1.645 * se, rel=0.2)
+    assert out["low"] < 0.760 < out["high"]  # the true AUROC, here inside the interval
 
 
-# Four short documents (each shorter than gensim's 10-token window, so one window each):
-# "a" and "b" always appear together, "a" and "c" never, "a" and "d" independently
-# (p(a) = p(d) = 1/2, p(a, d) = 1/4).
-TEXTS = [["a", "b", "d"], ["a", "b", "x"], ["c", "d", "y"], ["c", "z", "y"]]
-
-
-def test_npmi_matches_hand_computed_values():
-    scores = npmi_coherence([["a", "b"], ["a", "c"], ["a", "d"]], TEXTS, topn=2, per_topic=True)
-    # Always together: log(p / p^2) / -log(p) = 1.
-    assert scores[0] == pytest.approx(1.0, abs=1e-6)
-    # Never together: gensim adds eps = 1e-12 to p(a, c), so the score is
-    # log(eps / (1/2 * 1/2)) / -log(eps) = -0.9498..., close to the limit -1.
-    expected = np.log(1e-12 / 0.25) / -np.log(1e-12)
-    assert scores[1] == pytest.approx(expected, abs=1e-3)
-    # Independent: PMI = log(1/4 / (1/2 * 1/2)) = 0.
-    assert scores[2] == pytest.approx(0.0, abs=1e-6)
-    mean = npmi_coherence([["a", "b"], ["a", "c"], ["a", "d"]], TEXTS, topn=2)
-    assert mean == pytest.approx(scores.mean())
-
-
-def test_bad_topics_raise():
-    with pytest.raises(ValueError, match="missing from texts"):
-        npmi_coherence([["a", "nope"]], TEXTS, topn=2)
-    with pytest.raises(ValueError, match="lists of >= 3 words"):
-        npmi_coherence([["a", "b"]], TEXTS, topn=3)
-    with pytest.raises(TypeError):
-        npmi_coherence([["a", "b"]], TEXTS, topn=2.5)
+def test_ood_auroc_interval_same_key_same_numbers_and_bad_input():
+    a, b = [0.1, 0.4, 0.2, 0.3], [0.5, 0.35, 0.9]
+    first = ood_auroc_interval(jax.random.key(1), a, b, num_resamples=50)
+    assert ood_auroc_interval(jax.random.key(1), a, b, num_resamples=50) == first
+    assert ood_auroc_interval(jax.random.key(2), a, b, num_resamples=50) != first
+    with pytest.raises(ValueError, match="scores_out must hold at least 2"):
+        ood_auroc_interval(jax.random.key(1), a, [0.5])
+    with pytest.raises(ValueError, match="level"):
+        ood_auroc_interval(jax.random.key(1), a, b, level=1.5)

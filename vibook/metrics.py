@@ -14,12 +14,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.stats import bootstrap
+from scipy.stats import bootstrap, mannwhitneyu
 from sklearn.metrics import roc_auc_score
 
 from vibook._checks import (
     check_array,
-    check_bool,
     check_choice,
     check_key,
     check_positive_int,
@@ -35,8 +34,8 @@ __all__ = [
     "expected_calibration_error",
     "mutual_information",
     "nll",
-    "npmi_coherence",
     "ood_auroc",
+    "ood_auroc_interval",
     "paired_bootstrap",
     "predictive_entropy",
 ]
@@ -277,6 +276,61 @@ def ood_auroc(scores_in, scores_out) -> float:
     return float(roc_auc_score(labels, np.concatenate([a, b])))
 
 
+def ood_auroc_interval(
+    rng_key, scores_in, scores_out, *, num_resamples: int = 2000, level: float = 0.9
+) -> dict[str, float]:
+    """:func:`ood_auroc` with a bootstrap interval: how much it rests on which inputs were drawn.
+
+    The in- and out-of-distribution inputs are resampled separately, each set with replacement
+    (scipy's two-sample :func:`scipy.stats.bootstrap`), and the AUROC recomputed on each resample
+    as the Mann-Whitney U of the OOD scores over the in-distribution ones, divided by the number
+    of pairs (:func:`scipy.stats.mannwhitneyu`).
+
+    Parameters
+    ----------
+    rng_key : jax.random key
+        Seeds the NumPy generator scipy draws from.
+    scores_in, scores_out : array of shape (n_in,) and (n_out,)
+        As in :func:`ood_auroc`; each needs at least 2 inputs.
+    num_resamples : int
+    level : float
+        Coverage of the percentile interval, in (0, 1).
+
+    Returns
+    -------
+    dict
+        ``estimate`` (:func:`ood_auroc` on all inputs), ``low``, ``high``.
+    """
+    rng_key = check_key(rng_key)
+    a = check_array(scores_in, "scores_in", ndim=1).astype(np.float64)
+    b = check_array(scores_out, "scores_out", ndim=1).astype(np.float64)
+    for name, v in (("scores_in", a), ("scores_out", b)):
+        if len(v) < 2:
+            raise ValueError(f"{name} must hold at least 2 scores to resample; got {len(v)}")
+    num_resamples = check_positive_int(num_resamples, "num_resamples", minimum=2)
+    level = _check_level(level)
+
+    def auroc(x_in, x_out, axis=-1):
+        u = mannwhitneyu(x_out, x_in, axis=axis).statistic
+        return u / (x_in.shape[axis] * x_out.shape[axis])
+
+    seed = np.asarray(jax.random.bits(rng_key, (4,), jnp.uint32)).tolist()
+    res = bootstrap(
+        (a, b),
+        auroc,
+        n_resamples=num_resamples,
+        vectorized=True,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return {
+        "estimate": ood_auroc(a, b),
+        "low": float(res.confidence_interval.low),
+        "high": float(res.confidence_interval.high),
+    }
+
+
 def paired_bootstrap(
     rng_key,
     metric,
@@ -366,63 +420,3 @@ def paired_bootstrap(
         "sd": float(draws.std()),
         "frac_below": float(np.mean(draws < (1.0 if ratio else 0.0))),
     }
-
-
-def npmi_coherence(topics, texts, *, topn: int = 10, per_topic: bool = False):
-    """Topic coherence: mean normalised pointwise mutual information of each topic's top words.
-
-    NPMI scores each pair of a topic's top words from -1 (never together) through 0 (independent) to
-    1 (always together) in sliding windows of 10 tokens (Bouma 2009; Röder, Both and Hinneburg
-    2015), with gensim's ``CoherenceModel(coherence="c_npmi")``.
-
-    Parameters
-    ----------
-    topics : list of list of str
-        Each topic's words, most probable first (for instance from :func:`vibook.topics.top_words`);
-        only the first ``topn`` are used.
-    texts : sequence of sequence of str
-        The tokenised reference documents.
-    topn : int
-        Words per topic.
-    per_topic : bool
-        Return one score per topic instead of their mean.
-
-    Returns
-    -------
-    float, or ndarray of shape (n_topics,)
-    """
-    from gensim.corpora import Dictionary
-    from gensim.models.coherencemodel import CoherenceModel
-
-    topn = check_positive_int(topn, "topn", minimum=2)
-    per_topic = check_bool(per_topic, "per_topic")
-    if not isinstance(topics, list | tuple) or not all(isinstance(t, list | tuple) for t in topics):
-        raise TypeError("topics must be a list of lists of words (str)")
-    topics = [list(t) for t in topics]
-    if not all(isinstance(w, str) for t in topics for w in t):
-        raise TypeError("topics must hold words (str)")
-    if not topics or any(len(t) < topn for t in topics):
-        raise ValueError(f"topics must be a non-empty list of lists of >= {topn} words")
-    if isinstance(texts, str | bytes) or not hasattr(texts, "__iter__"):
-        raise TypeError(f"texts must be a list of tokenised documents; got {type(texts).__name__}")
-    texts = list(texts)
-    if not texts or any(isinstance(t, str | bytes) or not hasattr(t, "__iter__") for t in texts):
-        raise TypeError("texts must be a non-empty list of documents, each a list of str tokens")
-    texts = [list(t) for t in texts]
-    if not all(isinstance(w, str) for t in texts for w in t):
-        raise TypeError("texts must hold str tokens; got another type in a document")
-    dictionary = Dictionary(texts)
-    missing = sorted({w for t in topics for w in t[:topn]} - set(dictionary.token2id))
-    if missing:
-        raise ValueError(f"topic words missing from texts: {missing[:5]}")
-    model = CoherenceModel(
-        topics=[t[:topn] for t in topics],
-        texts=texts,
-        dictionary=dictionary,
-        coherence="c_npmi",
-        topn=topn,
-        processes=1,
-    )
-    if per_topic:
-        return np.asarray(model.get_coherence_per_topic())
-    return float(model.get_coherence())

@@ -1,8 +1,9 @@
-"""Scoring topics: proportions of new documents, held-out perplexity, similarity, recovery.
+"""Scoring topics: new documents' proportions, perplexity, coherence, similarity, recovery.
 
 Every function takes topics as word distributions (``(n_topics, n_vocab)``, rows summing to 1) from
 a vibook fit (:func:`vibook.topics.topic_word_distributions`), a peer library, or the truth of a
-synthetic corpus, so any two sets of topics can be compared.
+synthetic corpus, so any two sets of topics can be compared; NPMI coherence takes each topic's top
+words instead (:func:`vibook.topics.top_words`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from scipy.optimize import linear_sum_assignment
 from vibook._checks import check_array, check_bool, check_positive_int
 from vibook.models.lda import check_corpus, lda_priors
 
-__all__ = ["infer_doc_topics", "perplexity", "topic_recovery", "topic_similarity"]
+__all__ = [
+    "infer_doc_topics",
+    "npmi_coherence",
+    "perplexity",
+    "topic_recovery",
+    "topic_similarity",
+]
 
 
 @jax.jit
@@ -182,3 +189,63 @@ def topic_recovery(true_topics, topics, *, return_matching: bool = False):
     rows, cols = linear_sum_assignment(-cos)
     score = float(cos[rows, cols].mean())
     return (score, cols) if return_matching else score
+
+
+def npmi_coherence(topics, texts, *, topn: int = 10, per_topic: bool = False):
+    """Topic coherence: mean normalised pointwise mutual information of each topic's top words.
+
+    NPMI scores each pair of a topic's top words from -1 (never together) through 0 (independent) to
+    1 (always together) in sliding windows of 10 tokens (Bouma 2009; Röder, Both and Hinneburg
+    2015), with gensim's ``CoherenceModel(coherence="c_npmi")``.
+
+    Parameters
+    ----------
+    topics : list of list of str
+        Each topic's words, most probable first (for instance from :func:`vibook.topics.top_words`);
+        only the first ``topn`` are used.
+    texts : sequence of sequence of str
+        The tokenised reference documents.
+    topn : int
+        Words per topic.
+    per_topic : bool
+        Return one score per topic instead of their mean.
+
+    Returns
+    -------
+    float, or ndarray of shape (n_topics,)
+    """
+    from gensim.corpora import Dictionary
+    from gensim.models.coherencemodel import CoherenceModel
+
+    topn = check_positive_int(topn, "topn", minimum=2)
+    per_topic = check_bool(per_topic, "per_topic")
+    if not isinstance(topics, list | tuple) or not all(isinstance(t, list | tuple) for t in topics):
+        raise TypeError("topics must be a list of lists of words (str)")
+    topics = [list(t) for t in topics]
+    if not all(isinstance(w, str) for t in topics for w in t):
+        raise TypeError("topics must hold words (str)")
+    if not topics or any(len(t) < topn for t in topics):
+        raise ValueError(f"topics must be a non-empty list of lists of >= {topn} words")
+    if isinstance(texts, str | bytes) or not hasattr(texts, "__iter__"):
+        raise TypeError(f"texts must be a list of tokenised documents; got {type(texts).__name__}")
+    texts = list(texts)
+    if not texts or any(isinstance(t, str | bytes) or not hasattr(t, "__iter__") for t in texts):
+        raise TypeError("texts must be a non-empty list of documents, each a list of str tokens")
+    texts = [list(t) for t in texts]
+    if not all(isinstance(w, str) for t in texts for w in t):
+        raise TypeError("texts must hold str tokens; got another type in a document")
+    dictionary = Dictionary(texts)
+    missing = sorted({w for t in topics for w in t[:topn]} - set(dictionary.token2id))
+    if missing:
+        raise ValueError(f"topic words missing from texts: {missing[:5]}")
+    model = CoherenceModel(
+        topics=[t[:topn] for t in topics],
+        texts=texts,
+        dictionary=dictionary,
+        coherence="c_npmi",
+        topn=topn,
+        processes=1,
+    )
+    if per_topic:
+        return np.asarray(model.get_coherence_per_topic())
+    return float(model.get_coherence())
