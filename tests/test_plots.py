@@ -151,7 +151,13 @@ def test_plot_reliability(given_ax):
     y = RNG.integers(0, 3, 200)
     ax = _returned(plot_reliability(probs, y, n_bins=5, label="MLP", ax=given_ax), given_ax)
     assert len(ax.patches) == 2 * 5  # accuracy and gap bars in each bin
-    names = ["perfect calibration", "accuracy in the bin", "mean confidence - accuracy"]
+    # Each gap bar spans the accuracy and the mean confidence of its bin (0 for an empty bin).
+    bins = {k: np.nan_to_num(v) for k, v in calibration_bins(probs, y, n_bins=5).items()}
+    for bar, a, c in zip(ax.patches[5:], bins["accuracy"], bins["confidence"], strict=True):
+        assert bar.get_y() == pytest.approx(min(a, c)) and bar.get_height() == pytest.approx(
+            abs(a - c)
+        )
+    names = ["perfect calibration", "accuracy in the bin", "gap to the mean confidence"]
     assert _labels(ax) == names and _legend(ax) == names
     ece = expected_calibration_error(probs, y, n_bins=5)
     assert ax.get_title() == f"MLP: ECE = {ece:.3f} (5 bins)"

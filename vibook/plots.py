@@ -260,15 +260,19 @@ def plot_reliability(probs, y, *, n_bins: int = 15, ax=None, label=None):
         alpha=0.7,
         label="accuracy in the bin",
     )
-    gap = np.nan_to_num(bins["confidence"]) - acc
+    # The gap, from the accuracy to the mean confidence, is hatched: the accuracy shows through.
+    conf = np.nan_to_num(bins["confidence"])
+    low, high = np.minimum(acc, conf), np.maximum(acc, conf)
     ax.bar(
         centres,
-        gap,
-        bottom=acc,
+        high - low,
+        bottom=low,
         width=width,
-        color="tab:red",
-        alpha=0.3,
-        label="mean confidence - accuracy",
+        facecolor="none",
+        edgecolor="tab:red",
+        hatch="///",
+        lw=0.8,
+        label="gap to the mean confidence",
     )
     for c, a, count in zip(centres, acc, bins["count"], strict=True):
         if count:
