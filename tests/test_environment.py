@@ -64,3 +64,13 @@ def test_ci_runs_exactly_the_readme_test_command():
         line for line in ci.splitlines() if line and not line.startswith(("#", "set", "cd"))
     ]
     assert commands == ["make test"]
+
+
+def test_every_notebook_named_in_the_course_exists():
+    # A renumbered notebook leaves "Next: `12_scaling_up`" behind; every `NN_name` in a
+    # notebook or the README must name a notebook that is there.
+    existing = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    named = re.compile(r"`(\d\d_[a-z0-9_]+)`")
+    for path in [ROOT / "README.md", *sorted((ROOT / "notebooks").glob("*.ipynb"))]:
+        missing = set(named.findall(path.read_text())) - existing
+        assert not missing, f"{path.name} names notebooks that do not exist: {sorted(missing)}"
