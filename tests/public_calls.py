@@ -879,6 +879,15 @@ CASES = [
         K("n_iter", 5, "count"),
     ),
     _c(
+        "vibook.topic_scores.completion_perplexity",
+        P("counts", COUNTS, "counts", paired=True),
+        P("word_ids", WORD_IDS, "counts", paired=True),
+        P("topics", TOPICS, "probs"),
+        K("observed_fraction", 0.5, "prob"),
+        K("seed", 0, "count0"),
+        K("n_iter", 5, "count"),
+    ),
+    _c(
         "vibook.topic_scores.perplexity",
         P("counts", COUNTS, "counts", paired=True),
         P("word_ids", WORD_IDS, "counts", paired=True),

@@ -76,3 +76,18 @@ def test_synthetic_corpus_matches_its_generative_story():
     np.testing.assert_allclose(freq, expected, atol=0.005)
     again = make_lda_corpus(2000, n_topics=4, n_vocab=50, doc_length=60, seed=1)
     np.testing.assert_array_equal(corpus.counts, again.counts)
+
+
+def test_subset_selects_documents_and_keeps_the_truth():
+    corpus = make_lda_corpus(10, n_topics=2, n_vocab=15, doc_length=8, seed=0)
+    part = corpus.subset(np.array([7, 2]))
+    np.testing.assert_array_equal(part.counts, corpus.counts[[7, 2]])
+    np.testing.assert_array_equal(part.word_ids, corpus.word_ids[[7, 2]])
+    np.testing.assert_array_equal(part.doc_topics, corpus.doc_topics[[7, 2]])
+    assert part.topics is corpus.topics and part.vocab == corpus.vocab
+    lee = load_lee_corpus()
+    assert lee.subset(np.array([3])).texts == (lee.texts[3],)
+    with pytest.raises(ValueError, match="docs must index the 10 documents"):
+        corpus.subset(np.array([10]))
+    with pytest.raises(ValueError, match="docs"):
+        corpus.subset(np.array([1.5]))

@@ -6,8 +6,10 @@ import pytest
 from sklearn.metrics.pairwise import cosine_similarity
 
 from vibook.topic_scores import (
+    completion_perplexity,
     infer_doc_topics,
     npmi_coherence,
+    perplexity,
     topic_recovery,
     topic_similarity,
 )
@@ -85,3 +87,30 @@ def test_bad_topics_raise():
         npmi_coherence([["a", "b"]], TEXTS, topn=3)
     with pytest.raises(TypeError):
         npmi_coherence([["a", "b"]], TEXTS, topn=2.5)
+
+
+def test_completion_perplexity_scores_the_unseen_part(corpora):
+    _, test = corpora
+    counts, ids = test.counts[:300], test.word_ids[:300]
+    got = completion_perplexity(counts, ids, test.topics, seed=3)
+    # The same split by hand: each token observed with probability 1/2, theta from that part.
+    observed = np.random.default_rng(3).binomial(counts, 0.5)
+    theta = infer_doc_topics(observed, ids, test.topics)
+    assert got == perplexity(counts - observed, ids, test.topics, doc_topics=theta)
+    assert completion_perplexity(counts, ids, test.topics, seed=3) == got  # same seed, same split
+    assert completion_perplexity(counts, ids, test.topics, seed=4) != got
+    # Uniform topics give every token probability 1 / V whatever theta is: perplexity V exactly
+    # (float32 proportions: rtol 1e-5).
+    uniform = np.full_like(test.topics, 1.0 / test.topics.shape[1])
+    assert completion_perplexity(counts, ids, uniform) == pytest.approx(uniform.shape[1], rel=1e-5)
+    # The true topics predict unseen words far better than knowing nothing, and worse than
+    # the in-sample score of proportions fitted on the very words scored.
+    assert got < 0.5 * uniform.shape[1]
+    assert got > perplexity(counts, ids, test.topics)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5])
+def test_completion_perplexity_needs_a_fraction_inside_0_1(corpora, fraction):
+    _, test = corpora
+    with pytest.raises(ValueError, match="observed_fraction"):
+        completion_perplexity(test.counts, test.word_ids, test.topics, observed_fraction=fraction)

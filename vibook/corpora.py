@@ -57,6 +57,23 @@ class Corpus:
         """Number of tokens in each document, array of shape (n_docs,)."""
         return self.counts.sum(axis=1)
 
+    def subset(self, docs) -> Corpus:
+        """The documents at the indices ``docs`` (a train/test split), as a new :class:`Corpus`.
+
+        Keeps the vocabulary and the true topics; selects the texts and true proportions.
+        """
+        docs = check_array(docs, "docs", ndim=1, integer=True, nonnegative=True)
+        if docs.size and docs.max() >= self.n_docs:
+            raise ValueError(f"docs must index the {self.n_docs} documents; got {docs.max()}")
+        return Corpus(
+            counts=self.counts[docs],
+            word_ids=self.word_ids[docs],
+            vocab=self.vocab,
+            texts=None if self.texts is None else tuple(self.texts[i] for i in docs),
+            topics=self.topics,
+            doc_topics=None if self.doc_topics is None else self.doc_topics[docs],
+        )
+
     def to_csr(self):
         """The document-word count matrix as a ``scipy.sparse`` CSR matrix (n_docs, n_vocab)."""
         from scipy import sparse

@@ -13,10 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from vibook._checks import check_array, check_bool, check_positive_int
+from vibook._checks import check_array, check_bool, check_positive, check_positive_int, check_seed
 from vibook.models.lda import check_corpus, lda_priors
 
 __all__ = [
+    "completion_perplexity",
     "infer_doc_topics",
     "npmi_coherence",
     "perplexity",
@@ -122,6 +123,61 @@ def perplexity(counts, word_ids, topics, doc_topics=None, **kwargs) -> float:
     mask = counts > 0
     log_lik = np.sum(counts[mask] * np.log(np.maximum(probs[mask], 1e-300)))
     return float(np.exp(-log_lik / counts.sum()))
+
+
+def completion_perplexity(
+    counts,
+    word_ids,
+    topics,
+    *,
+    observed_fraction: float = 0.5,
+    seed: int = 0,
+    doc_topic_prior: float | None = None,
+    n_iter: int = 100,
+) -> float:
+    r"""Held-out perplexity by document completion: proportions from one part, scored on the rest.
+
+    Fitting a new document's proportions on its own words and then scoring those same words
+    flatters the topics (the proportions have seen the answer). Document completion (Wallach et
+    al. 2009) splits each document's tokens at random: each of the ``n`` copies of a word goes to
+    the observed part with probability ``observed_fraction``. The proportions are inferred from
+    the observed part (:func:`infer_doc_topics`, topics fixed) and the perplexity is that of the
+    other part, which they have not seen.
+
+    Parameters
+    ----------
+    counts, word_ids, topics
+        As in :func:`infer_doc_topics`: the held-out documents and the topics to score.
+    observed_fraction : float
+        Expected share of each document's tokens used to infer its proportions, in (0, 1).
+    seed : int
+        Seed of the random split (NumPy); the same seed gives the same split.
+    doc_topic_prior, n_iter
+        Passed to :func:`infer_doc_topics`.
+
+    Returns
+    -------
+    float
+        Perplexity of the unobserved tokens.
+
+    References
+    ----------
+    Wallach, Murray, Salakhutdinov & Mimno (2009), "Evaluation methods for topic models", ICML.
+    """
+    topics = _check_topics(topics)
+    counts, word_ids = check_corpus(counts, word_ids, topics.shape[1])
+    observed_fraction = check_positive(observed_fraction, "observed_fraction")
+    if not observed_fraction < 1:
+        raise ValueError(f"observed_fraction must be in (0, 1); got {observed_fraction}")
+    rng = np.random.default_rng(check_seed(seed))
+    observed = rng.binomial(counts, observed_fraction).astype(counts.dtype)
+    unseen = counts - observed
+    if unseen.sum() == 0:
+        raise ValueError("the split left no unobserved tokens to score; lower observed_fraction")
+    doc_topics = infer_doc_topics(
+        observed, word_ids, topics, doc_topic_prior=doc_topic_prior, n_iter=n_iter
+    )
+    return perplexity(unseen, word_ids, topics, doc_topics=doc_topics)
 
 
 def topic_similarity(topics_a, topics_b) -> np.ndarray:
