@@ -4,6 +4,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import arviz_base as azb
 import numpy as np
 import pytest
 
@@ -19,6 +20,17 @@ def test_fitted_exponent_recovers_a_power_law():
     assert scaling.fitted_exponent([1e3], [1.0]) is None
     seconds, k = scaling._extrapolate([1e3, 1e4], [2.0, 20.0], 1e6)
     assert k == pytest.approx(1.0) and seconds == pytest.approx(2000.0)
+
+
+def test_against_nuts_reads_sd_ratios_and_mean_offsets_in_nuts_sds():
+    rng = np.random.default_rng(0)
+    z_w, z_b = rng.standard_normal((1, 4000, 2)), rng.standard_normal((1, 4000))
+    z_w, z_b = (z_w - z_w.mean(1)) / z_w.std(1, ddof=1), (z_b - z_b.mean()) / z_b.std(ddof=1)
+    nuts = azb.from_dict({"posterior": {"w": z_w * [1.0, 2.0], "b": z_b}})
+    svi = azb.from_dict({"posterior": {"w": z_w * [3.0, 2.0] + [0.5, 0.0], "b": z_b - 4.0}})
+    got = scaling.against_nuts(svi, nuts)
+    # sds (3, 2, 1) against (1, 2, 1); means off by (0.5, 0, 4) in NUTS sds (1, 2, 1)
+    assert got == {"sd_ratio_min": 1.0, "sd_ratio_max": 3.0, "mean_offset_max": 4.0}
 
 
 def test_tiny_run_prints_one_json_object_with_the_rows(capsys):
@@ -51,7 +63,14 @@ def test_tiny_run_prints_one_json_object_with_the_rows(capsys):
         "minibatch_sublinear",
         "minibatch_20x_faster_than_nuts",
         "equal_heldout_loglik",
+        "minibatch_sds_within_2x_of_nuts",
     }
+    # one comparison with NUTS per SVI fit, at each size where NUTS ran (here both)
+    vs = printed["posterior_vs_nuts"]
+    assert sorted((r["method"], r["n"]) for r in vs) == sorted(
+        (m, n) for m in ("svi_full", "svi_minibatch") for n in (200, 400)
+    )
+    assert all(0 < r["sd_ratio_min"] <= r["sd_ratio_max"] and r["mean_offset_max"] >= 0 for r in vs)
     assert all(isinstance(v, bool) for v in printed["targets"].values())
     # NUTS, even this short, lands on the truth's held-out log-likelihood (0.016 off measured)
     truth = printed["heldout_loglik_at_truth"]
