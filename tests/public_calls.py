@@ -526,6 +526,12 @@ CASES = [
         P("y", Y01, "labels", n=2, paired=True),
     ),
     _c(
+        "vibook.regression.logistic_laplace",
+        P("x", X2, "data", paired=True),
+        P("y", Y01, "labels", n=2, paired=True),
+        K("prior_scale", 1.0, "scale"),
+    ),
+    _c(
         "vibook.models.glm.logistic_loglik",
         P("x", X2, "data", paired=True),
         P("y", Y01, "labels", n=2, paired=True),
