@@ -1,4 +1,8 @@
-"""The set-up files agree: pyproject.toml is the one source of pins, Binder reads binder/."""
+"""The set-up files agree: pyproject.toml holds the ranges, requirements/ the pins (``make lock``),
+the environment files are written from the pins, and Binder reads binder/.
+
+How the pins and the ranges agree is checked in ``tests/test_lock.py``.
+"""
 
 import importlib.util
 import re
@@ -6,6 +10,8 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,28 +23,28 @@ def _load_sync_script():
     return module
 
 
-def test_binder_environment_is_identical_to_root_environment():
-    assert (ROOT / "binder/environment.yml").read_bytes() == (ROOT / "environment.yml").read_bytes()
-
-
-def test_environment_files_are_generated_from_pyproject():
-    expected = _load_sync_script().render()
-    assert (ROOT / "environment.yml").read_text() == expected, (
-        "environment.yml is out of date: run python scripts/sync_environment.py"
-    )
+def test_environment_files_are_generated_from_the_locks():
+    for path, expected in _load_sync_script().render_all().items():
+        assert path.read_text() == expected, (
+            f"{path.relative_to(ROOT)} is out of date: run python scripts/sync_environment.py"
+        )
 
 
 def test_environment_pins_python_312_or_newer_and_lists_every_dependency():
-    env = yaml.safe_load((ROOT / "binder/environment.yml").read_text())
-    assert "conda-forge" in env["channels"]
-    pythons = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
-    assert len(pythons) == 1
-    major, minor = map(int, re.fullmatch(r"python=(\d+)\.(\d+)", pythons[0]).groups())
-    assert (major, minor) >= (3, 12)
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["lab"]
-    assert set(wanted) <= set(pip)
+    extras = project["optional-dependencies"]
+    for path, groups in [("binder/environment.yml", ["lab"]), ("environment.yml", list(extras))]:
+        env = yaml.safe_load((ROOT / path).read_text())
+        assert "conda-forge" in env["channels"]
+        pythons = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
+        assert len(pythons) == 1
+        major, minor = map(int, re.fullmatch(r"python=(\d+)\.(\d+)", pythons[0]).groups())
+        assert (major, minor) >= (3, 12)
+        pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+        pinned = {canonicalize_name(Requirement(r).name) for r in pip if not r.startswith("-")}
+        wanted = project["dependencies"] + [r for g in groups for r in extras[g]]
+        missing = {canonicalize_name(Requirement(r).name) for r in wanted} - pinned
+        assert not missing, f"{path} lacks {sorted(missing)}: run make lock"
 
 
 def test_arviz_packages_share_one_minor_version_range():

@@ -43,6 +43,8 @@ WHOLE_PACKAGE_TESTS = {
     "test_reproducibility.py",
     "test_no_network.py",
     "test_environment.py",
+    "test_lock.py",
+    "test_venv_setup.py",
     "test_binder.py",
     "test_devices.py",
     "test_upstream_contract.py",

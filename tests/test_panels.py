@@ -1,13 +1,16 @@
 """Panels: the numbers behind the widgets (KL fits, ELBO + KL, mixture occupancy, readouts)."""
 
+import jax
 import numpy as np
 import pytest
 
 from vibook.data import load_faithful
 from vibook.models import normal_normal_log_evidence, normal_normal_posterior
+from vibook.models.bnn import prior_function_draws
 from vibook.models.hierarchical import EIGHT_SCHOOLS, eight_schools_tau_posterior
 from vibook.panels import (
     BIMODAL,
+    bnn_prior_panel,
     coin_readout,
     elbo_panel,
     elbo_readout,
@@ -114,3 +117,44 @@ def test_tau_readout_format_and_bad_input():
         tau_prior_panel(tau_prior="gamma")
     with pytest.raises(ValueError, match="tau_scale"):
         tau_prior_panel(tau_scale=0.0)
+
+
+@pytest.mark.parametrize(
+    ("width", "activation", "prior_scale", "seed", "num_draws"),
+    [(50, "tanh", 1.0, 0, 20), (1, "relu", 0.3, 1, 20), (200, "sigmoid", 3.0, 0, 4),
+     (7, "gelu", 1.0, 2, 5), (230, "sin", 1.0, 0, 3)],
+)  # fmt: skip
+def test_bnn_panel_draws_are_prior_function_draws(width, activation, prior_scale, seed, num_draws):
+    # Drawn padded to 200 units (up to 200 wide), the panel must still show the functions
+    # prior_function_draws gives for that key: same weights, so equal to float32 rounding.
+    panel = bnn_prior_panel(
+        prior_scale=prior_scale, width=width, activation=activation, seed=seed, num_draws=num_draws
+    )
+    exact = prior_function_draws(
+        jax.random.key(seed),
+        panel["x"][:, None],
+        num_draws=num_draws,
+        hidden=(width,),
+        activation=activation,
+        prior_scale=prior_scale,
+    )
+    assert panel["draws"].shape == (num_draws, 200)
+    np.testing.assert_allclose(panel["draws"], np.asarray(exact), rtol=1e-5, atol=1e-5)
+    assert panel["sd"] == pytest.approx(float(np.asarray(exact).std(0).mean()), rel=1e-5)
+
+
+def test_mixture_occupancy_is_the_same_fit_each_time():
+    raw = load_faithful()
+    x = (raw - raw.mean(0)) / raw.std(0)
+    one, two = (mixture_occupancy(x, n_components=4, concentration=0.1) for _ in range(2))
+    for key in ("weights", "locs", "covariances", "labels"):
+        np.testing.assert_array_equal(one[key], two[key])
+
+
+def test_bnn_panel_compiles_nothing_for_a_new_width_or_scale(count_compilations):
+    # What makes the width slider answer at once: every width up to 200 is one program.
+    bnn_prior_panel(width=50)
+    with count_compilations() as compiled:
+        for width in (3, 77, 200):
+            bnn_prior_panel(width=width, prior_scale=0.4)
+    assert compiled.count == 0, compiled.names

@@ -1,13 +1,15 @@
 """Widgets: the coin explorer is wired to the tested grid posterior, the tau explorer to the
-exact marginal posterior of eight schools' tau."""
+exact marginal posterior of eight schools' tau; every slider redraws on release, the mixture
+explorer keeps its fits, and each widget's display carries its first figure as a PNG."""
 
 import numpy as np
 import pytest
 
+import vibook.panels
 import vibook.widgets
 from vibook.models import beta_binomial_posterior, coin_grid_posterior
 from vibook.panels import coin_readout, tau_prior_panel, tau_prior_readout
-from vibook.widgets import coin_flip_explorer, tau_prior_explorer
+from vibook.widgets import coin_flip_explorer, mixture_explorer, tau_prior_explorer
 
 
 def _find(widget, description):
@@ -142,3 +144,98 @@ def test_tau_explorer_refuses_bad_input():
         tau_prior_explorer(nuts_tau=-np.ones(100))
     with pytest.raises(ValueError, match="tau_prior must be one of"):
         tau_prior_explorer(tau_prior="flat")
+
+
+def _sliders(widget):
+    stack, found = [widget], []
+    while stack:
+        node = stack.pop()
+        if hasattr(node, "continuous_update"):
+            found.append(node)
+        stack.extend(getattr(node, "children", ()))
+    return found
+
+
+@pytest.mark.parametrize(
+    "index", range(5), ids=["coin", "bnn-prior", "mixture", "elbo", "tau-prior"]
+)
+def test_every_slider_redraws_on_release(index):
+    # A redraw (a figure drawn and sent) takes far more than a frame: following the drag would
+    # queue redraws behind the hand; the mixture's refits and the BNN's draws most of all.
+    _, build, description, _ = _explorers()[index]
+    sliders = _sliders(build())
+    assert description in {s.description for s in sliders}
+    assert [s.description for s in sliders if s.continuous_update] == []
+
+
+def _figure_data(fig):
+    """Everything a figure shows, as arrays and strings: lines, point clouds, legend, title."""
+    ax = fig.axes[0]
+    return {
+        "lines": [(ln.get_label(), np.asarray(ln.get_xydata()), ln.get_lw()) for ln in ax.lines],
+        "points": [(np.asarray(c.get_offsets()), c.get_facecolors()) for c in ax.collections],
+        "legend": [t.get_text() for t in ax.get_legend().get_texts()],
+        "title": ax.get_title(),
+    }
+
+
+def test_mixture_slider_moved_back_shows_the_kept_fit_without_refitting(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from vibook.data import load_faithful
+
+    raw = load_faithful()
+    x = (raw - raw.mean(0)) / raw.std(0)
+    fits, figures = [], []
+
+    def counted(*args, **kwargs):
+        fits.append(kwargs)
+        return vibook.panels.mixture_occupancy(*args, **kwargs)
+
+    def record(fig):
+        figures.append(_figure_data(fig))
+        plt.close(fig)
+
+    monkeypatch.setattr(vibook.widgets, "mixture_occupancy", counted)
+    monkeypatch.setattr(vibook.widgets, "_show", record)
+    panel = mixture_explorer(x, n_components=3)
+    first_readout = _readout(panel)
+    _find(panel, "components").value = 2
+    _find(panel, "components").value = 3
+    assert [f["n_components"] for f in fits] == [3, 2], "moving back refitted"
+    assert _readout(panel) == first_readout
+    assert len(figures) == 3
+    first, again = figures[0], figures[2]
+    assert [ln[0] for ln in first["lines"]] == [ln[0] for ln in again["lines"]]
+    for (_, xy, lw), (_, xy2, lw2) in zip(first["lines"], again["lines"], strict=True):
+        np.testing.assert_array_equal(xy, xy2)
+        assert lw == lw2
+    for (pts, colours), (pts2, colours2) in zip(first["points"], again["points"], strict=True):
+        np.testing.assert_array_equal(pts, pts2)
+        np.testing.assert_array_equal(colours, colours2)
+    assert first["legend"] == again["legend"] and first["title"] == again["title"]
+
+
+@pytest.mark.parametrize(
+    "index", range(5), ids=["coin", "bnn-prior", "mixture", "elbo", "tau-prior"]
+)
+def test_display_bundle_is_the_live_widget_with_its_first_figure_as_png(index):
+    import base64
+    import io
+
+    import matplotlib.image
+
+    sizes = {"coin": (6, 3.5), "bnn prior": (6, 3.2), "mixture": (5, 4), "elbo": (6, 3.5)}
+    name, build, _, _ = _explorers()[index]
+    panel = build()
+    bundle = panel._repr_mimebundle_()
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == panel.model_id  # JupyterLab's live widget is still there
+    png = base64.b64decode(bundle["image/png"], validate=True)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = sizes.get(name, (6, 3.5))
+    image = matplotlib.image.imread(io.BytesIO(png), format="png")
+    assert image.shape[:2] == (round(height * 100), round(width * 100))
+    assert image[..., :3].std() > 0.05, "the static figure is blank"
+    text = bundle["text/plain"]
+    assert len(text) < 110 and "explorer" in text and "children=" not in text

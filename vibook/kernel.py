@@ -1,26 +1,25 @@
 """Where vibook runs: inside a Jupyter kernel or not, and what that changes.
 
 A notebook shows progress bars; a terminal, a test run or CI does not. A kernel is told from a plain
-IPython shell by its class: Jupyter's ``ZMQInteractiveShell`` or a subclass (Colab's).
+IPython shell by its shell being an instance of ipykernel's ``ZMQInteractiveShell``, a subclass
+included (Colab's shell is one). Nothing is imported to find out: a kernel has imported IPython
+and ipykernel before it runs any code, so where they are not imported there is no kernel.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 __all__ = ["default_progress_bar", "in_jupyter_kernel"]
 
 
 def in_jupyter_kernel() -> bool:
     """Return True when running inside a Jupyter kernel (JupyterLab, Notebook, Colab)."""
-    try:
-        from IPython import get_ipython  # optional: IPython ships with the lab extra
-    except ImportError:  # pragma: no cover
+    ipython, zmqshell = sys.modules.get("IPython"), sys.modules.get("ipykernel.zmqshell")
+    if ipython is None or zmqshell is None:
         return False
-    shell = get_ipython()
-    return shell is not None and any(
-        cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__
-    )
+    return isinstance(ipython.get_ipython(), zmqshell.ZMQInteractiveShell)
 
 
 def default_progress_bar() -> bool:

@@ -5,11 +5,14 @@ A :mod:`vibook.widgets` widget draws what one of these returns, so each is teste
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import norm
 from sklearn.mixture import BayesianGaussianMixture
+from threadpoolctl import threadpool_limits
 
 from vibook._checks import (
     check_array,
@@ -20,7 +23,7 @@ from vibook._checks import (
     check_real,
     check_seed,
 )
-from vibook.models.bnn import prior_function_draws
+from vibook.models.bnn import bnn_apply, check_activation, prior_function_draws, prior_sds
 from vibook.models.conjugate import normal_normal_log_evidence, normal_normal_posterior
 from vibook.models.hierarchical import EIGHT_SCHOOLS, TAU_PRIORS, eight_schools_tau_posterior
 
@@ -49,6 +52,41 @@ def coin_readout(panel: dict) -> str:
     )
 
 
+# Networks up to this width are drawn padded to it: one compiled program serves every width.
+_PADDED_WIDTH = 200
+
+
+@functools.lru_cache(maxsize=4)
+def _flat_normals(seed: int, size: int) -> tuple[np.ndarray, ...]:
+    """``size`` standard Normals for each of a one-hidden-layer network's four weight sites.
+
+    With JAX's partitionable threefry (the default) a draw's value depends only on its key and
+    flat index, so the first ``n`` of these are what ``jax.random.normal`` draws for any shape of
+    ``n`` elements: what :func:`~vibook.models.bnn.prior_function_draws` draws, bit for bit.
+    """
+    keys = jax.random.split(jax.random.key(seed), 4)  # w0, b0, w1, b1, as prior_sds orders them
+    return tuple(np.asarray(jax.random.normal(k, (size,))) for k in keys)
+
+
+def _padded_prior_draws(seed, x, *, num_draws, width, activation, prior_scale):
+    """:func:`prior_function_draws` for one hidden layer, computed at the padded width.
+
+    The units past ``width`` get output weight 0, so they add nothing; the program's shapes are
+    the same for every width up to :data:`_PADDED_WIDTH`, so none is compiled twice.
+    """
+    pad = max(width, _PADDED_WIDTH)
+    normals = _flat_normals(seed, num_draws * pad)
+    padded = {"w0": (1, pad), "b0": (pad,), "w1": (pad, 1), "b1": (1,)}
+    weights = {}
+    for z, (name, (shape, sd)) in zip(
+        normals, prior_sds(1, (width,), 1, prior_scale).items(), strict=True
+    ):
+        drawn = np.float32(sd) * z[: num_draws * int(np.prod(shape))].reshape(num_draws, *shape)
+        weights[name] = np.zeros((num_draws, *padded[name]), np.float32)
+        weights[name][(slice(None), *map(slice, shape))] = drawn  # the first units; 0 past them
+    return bnn_apply(weights, x, activation=activation)[..., 0]
+
+
 def bnn_prior_panel(
     *,
     prior_scale: float = 1.0,
@@ -58,6 +96,10 @@ def bnn_prior_panel(
     seed: int = 0,
 ) -> dict:
     """What the BNN prior explorer draws: prior function draws and two summaries of them.
+
+    The draws are those of :func:`vibook.models.bnn.prior_function_draws` with
+    ``jax.random.key(seed)``; a network up to 200 units wide is computed padded to 200 units
+    (the extra ones weigh nothing), so a new width costs no compilation.
 
     Parameters
     ----------
@@ -77,16 +119,17 @@ def bnn_prior_panel(
         f, averaged over the grid) and ``roughness`` (mean absolute slope of the draws).
     """
     x = np.linspace(-3.0, 3.0, 200, dtype=np.float32)
-    draws = np.asarray(
-        prior_function_draws(
-            jax.random.key(check_seed(seed)),
-            x[:, None],
-            num_draws=num_draws,
-            hidden=(check_positive_int(width, "width"),),
-            activation=activation,
-            prior_scale=check_positive(prior_scale, "prior_scale"),
-        )
-    )
+    kw = {
+        "num_draws": check_positive_int(num_draws, "num_draws"),
+        "activation": check_activation(activation),
+        "prior_scale": check_positive(prior_scale, "prior_scale"),
+    }
+    seed, width = check_seed(seed), check_positive_int(width, "width")
+    if jax.config.jax_threefry_partitionable:
+        draws = _padded_prior_draws(seed, x[:, None], width=width, **kw)
+    else:  # draws depend on their shape: draw at this width
+        draws = prior_function_draws(jax.random.key(seed), x[:, None], hidden=(width,), **kw)
+    draws = np.asarray(draws)
     slope = np.abs(np.diff(draws, axis=1)) / (x[1] - x[0])
     return {
         "x": x,
@@ -141,7 +184,11 @@ def mixture_occupancy(
         covariance_type="full",
         max_iter=500,
         random_state=seed,
-    ).fit(x)
+    )
+    # One thread: on small matrices, BLAS and OpenMP threads competing with a busy CPU turn a
+    # 50 ms fit into a second.
+    with threadpool_limits(limits=1):
+        vb.fit(x)
     return {
         "weights": vb.weights_,
         "locs": vb.means_,

@@ -1,12 +1,20 @@
 """Widgets: the ipywidgets wiring over the pure panel functions of :mod:`vibook.panels`.
 
 Each widget draws what one panel function computes; its readout is an ``ipywidgets.HTML`` of CSS
-class ``vibook-readout``. Sliders that refit (mixtures) or draw many networks (BNN prior) redraw on
-release (``continuous_update=False``); the closed-form coin, ELBO and eight-schools tau panels
-follow the drag.
+class ``vibook-readout``. Every slider redraws when it is let go (``continuous_update=False``):
+a redraw draws and sends a new figure, 65-150 ms on two cores (``benchmarks/widgets.py``), far
+more than a frame, so following the drag would queue redraws behind the hand. The mixture
+explorer keeps each fit it made, so a slider moved back to a value redraws without refitting.
+
+Each widget is an ``Explorer``: shown in a kernel it is live; a page rendered without one
+(GitHub, nbviewer, an nbconvert or Sphinx export) shows its figure at the initial values.
 """
 
 from __future__ import annotations
+
+import base64
+import functools
+import io
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
@@ -39,6 +47,45 @@ __all__ = [
 
 
 STYLE = {"description_width": "90px"}
+STATIC_DPI = 100  # the static figure is figsize * STATIC_DPI pixels
+
+
+class Explorer(w.VBox):
+    """The box every widget here returns: live in a kernel, a still figure on a static page.
+
+    Its display bundle is ipywidgets' widget view (which JupyterLab, Notebook, VS Code and Colab
+    render live) with ``image/png``, the figure drawn at the initial values, and ``text/plain``,
+    a one-line description: what a renderer without a kernel or widget state shows instead.
+
+    Parameters
+    ----------
+    children : sequence of widgets
+        The controls, the readout and the plot's ``Output``.
+    summary : str
+        The ``text/plain`` description.
+    png : bytes, optional
+        The initial figure as PNG; without it the bundle has no ``image/png``.
+    """
+
+    def __init__(self, children, *, summary: str, png: bytes | None = None):
+        super().__init__(children)
+        self.summary = summary
+        self.png = png
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = self.summary
+        if self.png is not None:
+            bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
+        return bundle
+
+
+def _png(fig) -> bytes:
+    """``fig`` laid out tight, as PNG bytes of exactly ``figsize * STATIC_DPI`` pixels."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=STATIC_DPI)
+    return buf.getvalue()
 
 
 def _show(fig) -> None:
@@ -50,8 +97,8 @@ def _show(fig) -> None:
     plt.close(fig)
 
 
-def _slider(name, value, lo, hi, *, label, step=None, integer=False, log=False, live=True):
-    """A slider for the argument ``name``, starting at ``value``.
+def _slider(name, value, lo, hi, *, label, step=None, integer=False, log=False):
+    """A slider for the argument ``name``, starting at ``value``, that redraws on release.
 
     Off-range values are refused (a slider would clip them); ``log`` spans ``10**lo..10**hi``.
     """
@@ -63,19 +110,20 @@ def _slider(name, value, lo, hi, *, label, step=None, integer=False, log=False, 
     kw = {"base": 10} if log else {}
     kw.update({} if step is None else {"step": step})
     return cls(
-        value=value, min=lo, max=hi, description=label, continuous_update=live, style=STYLE, **kw
+        value=value, min=lo, max=hi, description=label, continuous_update=False, style=STYLE, **kw
     )
 
 
-def _panel(controls, layout, figsize, compute, readout_of, draw) -> w.VBox:
+def _panel(name, controls, layout, figsize, compute, readout_of, draw) -> Explorer:
     """Wire ``controls`` to one redraw and return ``layout`` above the readout and the plot.
 
     Each redraw calls ``compute()`` for a panel, shows ``readout_of(panel)`` and calls
-    ``draw(panel, ax)`` on a fresh figure.
+    ``draw(panel, ax)`` on a fresh figure. The first figure is kept as the static one.
     """
     readout = w.HTML()
     readout.add_class("vibook-readout")
     out = w.Output()
+    first = []
 
     def redraw(*_):
         panel = compute()
@@ -85,16 +133,19 @@ def _panel(controls, layout, figsize, compute, readout_of, draw) -> w.VBox:
             fig, ax = plt.subplots(figsize=figsize)
             draw(panel, ax)
             _show(fig)
+        if not first:  # drawn and sent already: laying it out again changes no live figure
+            first.append(_png(fig))
 
     for control in controls:
         control.observe(redraw, names="value")
     redraw()
-    return w.VBox([layout, readout, out])
+    summary = f"{name} (interactive: {', '.join(c.description for c in controls)})"
+    return Explorer([layout, readout, out], summary=summary, png=first[0])
 
 
 def coin_flip_explorer(
     *, a: float = 2.0, b: float = 2.0, heads: int = 7, tails: int = 3, prior: str = "beta"
-) -> w.VBox:
+) -> Explorer:
     """A control panel for Bayes' theorem on a coin: prior, data, posterior and evidence.
 
     Moving the prior's parameters or the counts redraws the prior, the (scaled) likelihood and the
@@ -140,6 +191,7 @@ def coin_flip_explorer(
     controls = (family, a_s, b_s, loc_s, scale_s, heads_s, tails_s)
     layout = w.HBox([w.VBox([family, a_s, b_s, loc_s, scale_s]), w.VBox([heads_s, tails_s])])
     return _panel(
+        "coin flip explorer",
         controls,
         layout,
         (6, 3.5),
@@ -151,16 +203,14 @@ def coin_flip_explorer(
 
 def bnn_prior_explorer(
     *, prior_scale: float = 1.0, width: int = 50, activation: str = "tanh"
-) -> w.VBox:
+) -> Explorer:
     """A control panel for the prior over functions of a one-hidden-layer BNN.
 
     Moving the prior scale (0.1-10), the width (1-200) or the activation redraws twenty functions
     drawn from the prior, with their sd and mean absolute slope.
     """
-    scale_s = _slider(
-        "prior_scale", prior_scale, -1, 1, step=0.05, log=True, live=False, label="prior scale"
-    )
-    width_s = _slider("width", width, 1, 200, integer=True, live=False, label="width")
+    scale_s = _slider("prior_scale", prior_scale, -1, 1, step=0.05, log=True, label="prior scale")
+    width_s = _slider("width", width, 1, 200, integer=True, label="width")
     act = w.Dropdown(
         options=list(ACTIVATIONS),
         value=check_choice(activation, "activation", ACTIVATIONS),
@@ -175,23 +225,27 @@ def bnn_prior_explorer(
         return bnn_prior_panel(prior_scale=scale_s.value, width=width_s.value, activation=act.value)
 
     controls = (scale_s, width_s, act)
-    return _panel(controls, w.HBox(controls), (6, 3.2), compute, bnn_prior_readout, draw)
+    return _panel(
+        "BNN prior explorer", controls, w.HBox(controls), (6, 3.2), compute, bnn_prior_readout, draw
+    )
 
 
-def mixture_explorer(x, *, n_components: int = 6, concentration: float = 0.01) -> w.VBox:
+def mixture_explorer(x, *, n_components: int = 6, concentration: float = 0.01) -> Explorer:
     """Sliders for the clusters (1-10) and the Dirichlet concentration (1e-4 to 1e3) of a mixture.
 
     Each change refits :func:`mixture_occupancy` and redraws the clusters (2-sd ellipses,
-    thicker for heavier clusters, dashed when nearly empty).
+    thicker for heavier clusters, dashed when nearly empty). Each fit is kept (by slider
+    values), so a slider moved back to a value it had shows the same fit without refitting.
     """
     x = check_array(x, "x", shape=(None, 2))
-    k_s = _slider("n_components", n_components, 1, 10, integer=True, live=False, label="components")
-    c_s = _slider(
-        "concentration", concentration, -4, 3, log=True, live=False, label="concentration"
+    k_s = _slider("n_components", n_components, 1, 10, integer=True, label="components")
+    c_s = _slider("concentration", concentration, -4, 3, log=True, label="concentration")
+    fit = functools.lru_cache(maxsize=256)(
+        lambda k, c: mixture_occupancy(x, n_components=k, concentration=c)
     )
 
     def compute():
-        return mixture_occupancy(x, n_components=k_s.value, concentration=c_s.value)
+        return fit(k_s.value, c_s.value)
 
     def readout_of(panel):
         weights = ", ".join(f"{v:.2f}" for v in sorted(panel["weights"], reverse=True))
@@ -202,10 +256,11 @@ def mixture_explorer(x, *, n_components: int = 6, concentration: float = 0.01) -
             x, panel["weights"], panel["locs"], panel["covariances"], labels=panel["labels"], ax=ax
         )
 
-    return _panel((k_s, c_s), w.HBox([k_s, c_s]), (5, 4), compute, readout_of, draw)
+    controls = (k_s, c_s)
+    return _panel("mixture explorer", controls, w.HBox(controls), (5, 4), compute, readout_of, draw)
 
 
-def elbo_explorer(x, *, q_loc: float = 0.0, q_scale: float = 0.5) -> w.VBox:
+def elbo_explorer(x, *, q_loc: float = 0.0, q_scale: float = 0.5) -> Explorer:
     """Move a Gaussian ``q`` over the Normal-Normal posterior and watch ELBO and KL trade off.
 
     The readout shows ``ELBO + KL`` equal to the log evidence however ``q`` moves; the ELBO touches
@@ -219,6 +274,7 @@ def elbo_explorer(x, *, q_loc: float = 0.0, q_scale: float = 0.5) -> w.VBox:
         return elbo_panel(x, loc_s.value, scale_s.value)
 
     return _panel(
+        "ELBO explorer",
         (loc_s, scale_s),
         w.HBox([loc_s, scale_s]),
         (6, 3.5),
@@ -276,13 +332,12 @@ def _draw_tau(panel, ax, nuts_tau, nuts_label):
 
 def tau_prior_explorer(
     *, tau_prior: str = "half_cauchy", tau_scale: float = 5.0, nuts_tau=None
-) -> w.VBox:
+) -> Explorer:
     """How the prior on eight schools' population scale ``tau`` moves its exact posterior.
 
     Switching the prior family or moving its scale (0.32-100) redraws the prior and the exact
     marginal posterior of ``tau`` (:func:`vibook.panels.tau_prior_panel`), with the posterior
-    mean, 90% interval and ``P(tau < 5)``. The closed form redraws within a frame, so the
-    slider follows the drag.
+    mean, 90% interval and ``P(tau < 5)``.
 
     Parameters
     ----------
@@ -309,6 +364,7 @@ def tau_prior_explorer(
         return tau_prior_panel(tau_prior=family.value, tau_scale=scale_s.value)
 
     return _panel(
+        "eight-schools tau prior explorer",
         (family, scale_s),
         w.VBox([family, scale_s]),
         (6, 3.5),

@@ -4,7 +4,10 @@ For each notebook: open it, run all cells with the Run menu, wait for the kernel
 cell has an error output and no widget failed to render; then move one slider with the keyboard
 (as a student would) and check that the readout shows what the widget's pure function computes
 for the new slider values, and that the figure was redrawn. Screenshots of the widget before and
-after the move go to ``test-artifacts/browser/``.
+after the move go to ``test-artifacts/browser/``. Then the slider is moved six more steps (three
+away, three back), each timed from the key press to the new figure in the page, and the median
+and worst go to ``test-artifacts/browser/widget-redraw-ms.json`` (recorded, not asserted: the
+time depends on the machine).
 
 Adding a notebook: a notebook whose code uses widgets is found automatically and gets the
 generic check (no errors; the first slider moves; the readout or the figure changes). A row in
@@ -29,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 RUN_TIMEOUT_MS = 240_000  # a notebook must run in well under 2 min; allow for a loaded CI box
 UPDATE_TIMEOUT_MS = 60_000  # one widget redraw: a pure function and one matplotlib figure
+TIMED_STEPS = 3  # slider steps timed each way
+REDRAW_TIMES = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+REDRAW_TIMES /= "widget-redraw-ms.json"
 # A traceback inside a widget's Output (a redraw that raised) is not a cell error output, so
 # the page text is searched for it too.
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Traceback (most recent call last)")
@@ -89,8 +95,15 @@ def _coin_readout(controls: dict[str, str]) -> list[Shown]:
 
 
 def _log_value(shown: str, step: float) -> float:
-    """A log slider's value from its readout (3 significant digits), snapped to its step."""
-    return 10 ** (round(math.log10(float(shown)) / step) * step)
+    """A log slider's value from its readout (3 significant digits), snapped to its step.
+
+    A value the slider was built with off its grid of exponents (``q_sd=0.5``) stays there until
+    the slider moves (it redraws on release, so nothing sends the snapped value back): when the
+    snapped value does not round to what is shown, the value is the one shown.
+    """
+    snapped = 10 ** (round(math.log10(float(shown)) / step) * step)
+    decimals = len(shown.partition(".")[2])
+    return snapped if abs(snapped - float(shown)) <= 0.5 * 10**-decimals + 1e-12 else float(shown)
 
 
 def _mixture_readout(controls: dict[str, str], x: list) -> list[Shown]:
@@ -408,8 +421,68 @@ def _nudge(page, slider, presses: int) -> None:
         page.keyboard.press(key)
 
 
+# Resolves to the milliseconds from the next keydown on ``handle`` to a new figure in ``el``.
+_TIME_NEXT_REDRAW = """([el, handle, timeoutMs]) => {
+  const old = el.querySelector('img');
+  const oldSrc = old ? old.src : null;
+  let start = null;
+  window.__vibookRedraw = new Promise((resolve, reject) => {
+    handle.addEventListener('keydown', () => { start = performance.now(); },
+                            {once: true, capture: true});
+    const done = () => {
+      const img = el.querySelector('img');
+      if (start === null || !img || (img === old && img.src === oldSrc)) return false;
+      observer.disconnect();
+      resolve(performance.now() - start);
+      return true;
+    };
+    const observer = new MutationObserver(done);
+    observer.observe(el, {subtree: true, childList: true, attributes: true});
+    setTimeout(() => { observer.disconnect(); reject(new Error('no new figure')); }, timeoutMs);
+  });
+}"""
+
+
+def time_redraws(page, slider, area) -> list[float]:
+    """Milliseconds from each arrow key press to the new figure: TIMED_STEPS away, then back."""
+    handle = slider.locator(".noUi-handle").first
+    now, lo, hi = (float(handle.get_attribute(f"aria-value{k}")) for k in ("now", "min", "max"))
+    # Towards the farther end, so that every step moves the slider.
+    away, back = ("ArrowLeft", "ArrowRight") if now - lo > hi - now else ("ArrowRight", "ArrowLeft")
+    times = []
+    for key in [away] * TIMED_STEPS + [back] * TIMED_STEPS:
+        page.evaluate(
+            _TIME_NEXT_REDRAW, [area.element_handle(), handle.element_handle(), UPDATE_TIMEOUT_MS]
+        )
+        handle.focus()
+        page.keyboard.press(key)
+        times.append(page.evaluate("() => window.__vibookRedraw"))
+    return times
+
+
+@pytest.fixture(scope="module")
+def redraw_times():
+    """Notebook -> timed redraws, written to ``REDRAW_TIMES`` after each test (this run's only)."""
+    REDRAW_TIMES.parent.mkdir(parents=True, exist_ok=True)
+    REDRAW_TIMES.unlink(missing_ok=True)
+    times: dict[str, dict] = {}
+
+    def record(notebook: str, slider: str, ms: list[float]) -> None:
+        ordered = sorted(ms)
+        median = (ordered[(len(ms) - 1) // 2] + ordered[len(ms) // 2]) / 2
+        times[notebook] = {
+            "slider": slider,
+            "median_ms": round(median, 1),
+            "worst_ms": round(max(ms), 1),
+            "ms": [round(t, 1) for t in ms],
+        }
+        REDRAW_TIMES.write_text(json.dumps(times, indent=2) + "\n")
+
+    return record
+
+
 @pytest.mark.parametrize("case", _cases())
-def test_widget_in_jupyterlab(case: WidgetCase, lab, page, screenshot_path):
+def test_widget_in_jupyterlab(case: WidgetCase, lab, page, screenshot_path, redraw_times):
     """Run the notebook in JupyterLab, move a slider, check the readout and the figure."""
     assert (lab.root_dir / case.notebook).exists(), f"notebooks/{case.notebook} is missing"
     stem = case.notebook.removesuffix(".ipynb")
@@ -460,8 +533,14 @@ def test_widget_in_jupyterlab(case: WidgetCase, lab, page, screenshot_path):
         elif before["readout"]:
             assert after["readout"] != before["readout"], "readout did not change"
         assert not _widget_errors(page), f"widgets failed after the move: {_widget_errors(page)}"
+        # The live widget, not the still figure its display bundle also carries.
+        assert area.locator("img").count() == 1, "the output shows more than the live figure"
         state = _state(page, case.notebook)
         assert not state["errors"], "errors after the move:\n" + "\n".join(state["errors"])
+
+        redraw_times(case.notebook, name, time_redraws(page, slider, area))
+        _wait(page, case.notebook, "s => s.status === 'idle'", UPDATE_TIMEOUT_MS)
+        assert not _widget_errors(page), f"widgets failed while timed: {_widget_errors(page)}"
     except BaseException:
         page.screenshot(path=screenshot_path(f"{stem}-failure"))
         raise
