@@ -8,7 +8,7 @@ STAMP := $(VENV)/.vibook-installed
 LOCK := requirements/lock.txt
 BINDER_LOCK := requirements/binder.txt
 
-.PHONY: lab test unit notebooks lint format benchmarks clean help lock test-latest docs
+.PHONY: lab test unit notebooks lint format benchmarks clean help lock test-latest docs student
 
 help:
 	@echo "make lab    - set up .venv and open the notebooks in JupyterLab"
@@ -16,6 +16,7 @@ help:
 	@echo "make docs   - build the book (docs/_build/html/index.html): notebooks with outputs, API"
 	@echo "make unit   - unit tests only;  make notebooks - notebooks only"
 	@echo "make lint   - ruff;  make benchmarks - run every benchmark and print its JSON"
+	@echo "make student - the student edition (exercises' solutions removed) in build/student/notebooks"
 	@echo "make lock   - re-pin requirements/ after changing dependencies in pyproject.toml"
 	@echo "make test-latest - make test on the newest versions pyproject.toml allows (.venv-latest)"
 
@@ -107,6 +108,11 @@ format: $(STAMP)
 # It runs only the notebooks that lack a fresh executed copy; after make test's run, none.
 docs: $(STAMP)
 	$(PY) docs/build.py
+
+# The notebooks are the instructor edition: each exercise's solution in nbgrader's markup. The
+# student edition has the solutions replaced by stubs and the hidden asserts removed.
+student: $(STAMP)
+	$(PY) scripts/student_edition.py notebooks build/student/notebooks
 
 benchmarks: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b --json || exit 1; done

@@ -352,6 +352,7 @@ def _plot(func, *args, **options):
 KEY = P("rng_key", _key(), "key")
 NN = "vibook.models.conjugate."
 PL = "vibook.plots."
+EX = "vibook.exercises."
 CASES = [
     # vibook: runners, save/load
     _c(
@@ -1337,6 +1338,99 @@ CASES = [
     ),
     _plot(PL + "plot_kl_fits", P("panel", KL_PANEL, "panel")),
     _plot(PL + "plot_elbo_panel", P("panel", ELBO_PANEL, "panel")),
+    # exercises: each checker takes any answer (a wrong one gets a message, never an error), so
+    # the answer is fixed here, as the stub; the exercise's inputs are checked like any other
+    _c(
+        EX + "bayes_theorem.check_beta_posterior",
+        P("answer", None),
+        K("a", 2.0, "scale"),
+        K("b", 2.0, "scale"),
+        K("heads", 19, "count0"),
+        K("tails", 11, "count0"),
+    ),
+    _c(
+        EX + "bayes_theorem.check_grid_posterior",
+        P("func", None),
+        K("heads", 7, "count0"),
+        K("flips", 10, "count0"),
+        K("a", 2.0, "scale"),
+        K("b", 2.0, "scale"),
+        K("grid_size", 801, "count"),
+    ),
+    _c(
+        EX + "bayes_theorem.check_evidence_prediction",
+        P("answer", None),
+        K("heads", 7, "count0"),
+        K("flips", 10, "count"),
+        K("weak", (2.0, 2.0), "pair"),
+        K("strong", (20.0, 20.0), "pair"),
+    ),
+    _c(
+        EX + "latent_variables.check_point_responsibilities",
+        P("answer", None),
+        K("x", 0.0, "real"),
+        K("weights", np.array([0.3, 0.7]), "probs", paired=True),
+        K("locs", np.array([-1.0, 2.0]), "data", paired=True),
+        K("scales", np.array([1.0, 1.0]), "positive", paired=True),
+    ),
+    _c(
+        EX + "latent_variables.check_e_step",
+        P("func", None),
+        K("x", X2, "data", partners=("means",)),
+        K("weights", GMM_INIT["weights"], "probs", paired=True),
+        K("means", GMM_INIT["locs"], "data", paired=True),
+        K("covariances", np.stack([np.eye(2)] * 2), "positive", paired=True),
+    ),
+    _c(
+        EX + "latent_variables.check_label_copies",
+        P("answer", None),
+        K("n_components", 3, "count"),
+    ),
+    _c(
+        EX + "kl_and_elbo.check_gaussian_kl",
+        P("answer", None),
+        K("q_loc", 1.0, "real"),
+        K("q_scale", 0.5, "scale"),
+        K("p_loc", 0.0, "real"),
+        K("p_scale", 1.0, "scale"),
+    ),
+    _c(
+        EX + "kl_and_elbo.check_mc_elbo",
+        P("func", None),
+        K("x", X1, "data"),
+        K("q_loc", 0.5, "real"),
+        K("q_scale", 0.5, "scale"),
+        K("num_draws", 100, "count"),
+        K("seed", 0, "count0"),
+    ),
+    _c(
+        EX + "kl_and_elbo.check_reverse_kl_prediction",
+        P("answer", None),
+        K("peak", 4.0, "scale"),
+        K("scale", 0.6, "scale"),
+    ),
+    _c(
+        EX + "coordinate_ascent.check_cavi_update",
+        P("answer", None),
+        K("x", X1, "data"),
+        K("prior", NG_PRIOR, "normal_gamma"),
+        K("e_tau", 4.0, "scale"),
+    ),
+    _c(
+        EX + "coordinate_ascent.check_m_step",
+        P("func", None),
+        K("x", X2, "data", paired=True),
+        K("resp", PROBS, "probs", paired=True),
+    ),
+    _c(
+        EX + "coordinate_ascent.check_cavi_start_prediction",
+        P("answer", None),
+        K("x", X1, "data"),
+        K("prior", NG_PRIOR, "normal_gamma"),
+        K("first_start", 50.0, "scale"),
+        K("second_start", 0.01, "scale"),
+        K("n_iter", 5, "count"),
+    ),
 ]
 
 # Public functions that are steps inside other public functions, not calls a user makes; the
@@ -1374,6 +1468,25 @@ NOT_USER_FACING = {
     "vibook.models.lda.doc_concentrations": (
         "the jitted E-step inside lda_guide and doc_topic_proportions, on arrays they checked"
     ),
+    **{
+        f"vibook.exercises.feedback.{func}": (
+            "a building block of the checkers in vibook.exercises, called with the answer they "
+            "got (any object, by design: a wrong answer gets a message) and inputs they checked"
+        )
+        for func in (
+            "as_numbers",
+            "call_answer",
+            "close",
+            "explain",
+            "first_match",
+            "fmt",
+            "is_stub",
+            "not_answered",
+            "right",
+            "which_right",
+            "wrong",
+        )
+    },
 }
 
 # (function, argument, malformation) whose "malformed" value is valid input, with the reason.

@@ -33,6 +33,8 @@ TASKS = {
     "vibook.io",
 }
 VIEWS = {"vibook.plots", "vibook.panels", "vibook.widgets"}
+# The exercises' checkers: what a student reads in the notebook after each answer.
+EXERCISES = "vibook.exercises"
 MAX_LINES = 460  # "about 450": one sitting's reading (numpyro's infer/svi.py is ~450)
 TESTS = Path(__file__).resolve().parent
 # Test files about the whole package rather than one module; they stay at the top of tests/,
@@ -48,6 +50,7 @@ WHOLE_PACKAGE_TESTS = {
     "test_binder.py",
     "test_devices.py",
     "test_upstream_contract.py",
+    "test_exercises.py",  # vibook.exercises with the notebooks' exercises and their student edition
 }
 OWN_FOLDERS = {"benchmarks", "browser"}
 
@@ -70,7 +73,7 @@ def floor(module: str) -> int:
         return 2
     if module in TASKS:
         return 3
-    if module in VIEWS:
+    if module in VIEWS or module == EXERCISES or module.startswith(EXERCISES + "."):
         return 4
     if module == "vibook":
         return 5
