@@ -1473,19 +1473,8 @@ NOT_USER_FACING = {
             "a building block of the checkers in vibook.exercises, called with the answer they "
             "got (any object, by design: a wrong answer gets a message) and inputs they checked"
         )
-        for func in (
-            "as_numbers",
-            "call_answer",
-            "close",
-            "explain",
-            "first_match",
-            "fmt",
-            "is_stub",
-            "not_answered",
-            "right",
-            "which_right",
-            "wrong",
-        )
+        for func in importlib.import_module("vibook.exercises.feedback").__all__
+        if func != "Feedback"
     },
 }
 

@@ -15,6 +15,8 @@ from scipy.special import betaln, gammaln, xlog1py, xlogy
 
 from vibook._checks import check_positive, check_positive_int
 from vibook.exercises.feedback import (
+    BY_HAND,
+    COMPUTED,
     Feedback,
     as_numbers,
     call_answer,
@@ -30,9 +32,6 @@ from vibook.exercises.feedback import (
 )
 
 __all__ = ["check_beta_posterior", "check_evidence_prediction", "check_grid_posterior"]
-
-BY_HAND = 5e-3  # relative tolerance of an answer worked out by hand (three figures and a half)
-COMPUTED = 1e-6  # relative tolerance of a function's output
 
 
 def _counts(heads, tails_or_flips, name: str, *, flips: bool) -> tuple[int, int]:

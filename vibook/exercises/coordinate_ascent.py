@@ -21,6 +21,8 @@ import numpy as np
 from vibook._checks import check_array, check_positive, check_positive_int
 from vibook.cavi import cavi_normal_gamma
 from vibook.exercises.feedback import (
+    BY_HAND,
+    COMPUTED,
     Feedback,
     as_numbers,
     call_answer,
@@ -37,9 +39,6 @@ from vibook.exercises.feedback import (
 from vibook.models.normal_gamma import NormalGamma, check_normal_gamma, normal_gamma_posterior
 
 __all__ = ["check_cavi_start_prediction", "check_cavi_update", "check_m_step"]
-
-BY_HAND = 5e-3  # relative tolerance of an answer worked out by hand
-COMPUTED = 1e-6  # tolerance of a function's output
 
 
 def check_cavi_update(answer, *, x, prior: NormalGamma, e_tau) -> Feedback:

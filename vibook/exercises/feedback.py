@@ -34,6 +34,9 @@ __all__ = [
     "wrong",
 ]
 
+BY_HAND = 5e-3  # relative tolerance of an answer worked out by hand (three figures and a half)
+COMPUTED = 1e-6  # relative tolerance of a function's output
+
 _HEADINGS = {"right": "right", "wrong": "not right yet", "not answered": "not yet answered"}
 
 

@@ -19,6 +19,7 @@ from scipy.stats import norm
 
 from vibook._checks import check_array, check_positive, check_positive_int, check_real, check_seed
 from vibook.exercises.feedback import (
+    BY_HAND,
     Feedback,
     as_numbers,
     call_answer,
@@ -33,7 +34,6 @@ from vibook.panels import elbo_panel, fit_gaussian_kl, kl_panel
 
 __all__ = ["check_gaussian_kl", "check_mc_elbo", "check_reverse_kl_prediction"]
 
-BY_HAND = 5e-3  # relative tolerance of an answer worked out by hand
 COMPUTED = 1e-5  # relative tolerance of a function's output (float32 arithmetic passes)
 
 

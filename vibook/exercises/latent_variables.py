@@ -19,6 +19,8 @@ from scipy.stats import multivariate_normal, norm
 
 from vibook._checks import check_array, check_mixture, check_positive_int, check_real
 from vibook.exercises.feedback import (
+    BY_HAND,
+    COMPUTED,
     Feedback,
     as_numbers,
     call_answer,
@@ -32,9 +34,6 @@ from vibook.exercises.feedback import (
 )
 
 __all__ = ["check_e_step", "check_label_copies", "check_point_responsibilities"]
-
-BY_HAND = 5e-3  # relative tolerance of an answer worked out by hand
-COMPUTED = 1e-6  # tolerance of a function's output
 
 
 def _responsibility_mistakes(log_lik, log_w):
