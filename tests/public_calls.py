@@ -1431,6 +1431,15 @@ CASES = [
         K("second_start", 0.01, "scale"),
         K("n_iter", 5, "count"),
     ),
+    # exercises of notebook 05 (vibook.exercises.stochastic_vi)
+    # exercises of notebook 06 (vibook.exercises.mcmc_diagnostics)
+    # exercises of notebook 07 (vibook.exercises.topic_models)
+    # exercises of notebook 08 (vibook.exercises.vae)
+    # exercises of notebook 09 (vibook.exercises.bnn_regression)
+    # exercises of notebook 10 (vibook.exercises.bnn_classification)
+    # exercises of notebook 11 (vibook.exercises.priors)
+    # exercises of notebook 12 (vibook.exercises.active_learning)
+    # exercises of notebook 13 (vibook.exercises.scaling)
 ]
 
 # Public functions that are steps inside other public functions, not calls a user makes; the

@@ -27,40 +27,37 @@ with each solution replaced by a stub and the hidden asserts removed
 The checkers live in one module per notebook; this package re-exports them all.
 """
 
-from vibook.exercises.bayes_theorem import (
-    check_beta_posterior,
-    check_evidence_prediction,
-    check_grid_posterior,
-)
-from vibook.exercises.coordinate_ascent import (
-    check_cavi_start_prediction,
-    check_cavi_update,
-    check_m_step,
+from vibook.exercises import (
+    active_learning,
+    bayes_theorem,
+    bnn_classification,
+    bnn_regression,
+    coordinate_ascent,
+    kl_and_elbo,
+    latent_variables,
+    mcmc_diagnostics,
+    priors,
+    scaling,
+    stochastic_vi,
+    topic_models,
+    vae,
 )
 from vibook.exercises.feedback import Feedback
-from vibook.exercises.kl_and_elbo import (
-    check_gaussian_kl,
-    check_mc_elbo,
-    check_reverse_kl_prediction,
-)
-from vibook.exercises.latent_variables import (
-    check_e_step,
-    check_label_copies,
-    check_point_responsibilities,
-)
 
-__all__ = [
-    "Feedback",
-    "check_beta_posterior",
-    "check_cavi_start_prediction",
-    "check_cavi_update",
-    "check_e_step",
-    "check_evidence_prediction",
-    "check_gaussian_kl",
-    "check_grid_posterior",
-    "check_label_copies",
-    "check_m_step",
-    "check_mc_elbo",
-    "check_point_responsibilities",
-    "check_reverse_kl_prediction",
-]
+_MODULES = (
+    bayes_theorem,
+    latent_variables,
+    kl_and_elbo,
+    coordinate_ascent,
+    stochastic_vi,
+    mcmc_diagnostics,
+    topic_models,
+    vae,
+    bnn_regression,
+    bnn_classification,
+    priors,
+    active_learning,
+    scaling,
+)
+globals().update({name: getattr(m, name) for m in _MODULES for name in m.__all__})
+__all__ = ["Feedback", *sorted(name for m in _MODULES for name in m.__all__)]
