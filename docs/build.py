@@ -5,9 +5,11 @@
    (``pytest --nbval-lax``), which write the copy. A cell that raises, fails an assert or warns
    fails that run, and the build stops there. After ``make test``'s notebook run every copy is
    fresh and nothing runs again.
-2. The sources are laid out in ``docs/_build/source``: ``index.md`` and ``api.rst`` from
-   ``docs/`` and the executed copies as ``notebooks/NAME.ipynb`` (the path a notebook has in the
-   repository, which the launch buttons link to).
+2. The sources are laid out in ``docs/_build/source``: ``index.md``, ``instructors.md`` and
+   ``api.rst`` from ``docs/`` and the executed copies as ``notebooks/NAME.ipynb`` (the path a
+   notebook has in the repository, which the launch buttons link to). Each exercise's solution
+   cell (nbgrader's ``solution`` flag) is collapsed there under its exercise: its code is behind
+   a "Show the solution" toggle, its output and the check below it stay in view.
 3. Sphinx builds ``docs/_build/html`` with execution off and warnings as errors (``-W``).
 
 Open ``docs/_build/html/index.html``: the pages need no network.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -32,7 +35,8 @@ BUILD = DOCS / "_build"
 SOURCE = BUILD / "source"
 HTML = BUILD / "html"
 DOCTREES = BUILD / "doctrees"
-PAGES = ("index.md", "api.rst")
+PAGES = ("index.md", "instructors.md", "api.rst")
+SHOW_SOLUTION, HIDE_SOLUTION = "Show the solution", "Hide the solution"
 # As the Makefile's test target runs the notebooks: whole notebooks per worker, up to four.
 PARALLEL = ["--numprocesses=auto", "--maxprocesses=4", "--dist=loadfile"]
 
@@ -75,8 +79,45 @@ def stage() -> None:
     (SOURCE / "notebooks").mkdir(parents=True)
     for page in PAGES:
         shutil.copy2(DOCS / page, SOURCE / page)
+    # docs/instructors.md links the notebooks as the repository has them (../notebooks/, for
+    # reading on GitHub); in the book they sit beside it.
+    page = DOCS / "instructors.md"
+    _write_as_of(
+        SOURCE / page.name, page.read_text().replace("](../notebooks/", "](notebooks/"), page
+    )
     for nb in sorted(executed.NOTEBOOKS.glob("*.ipynb")):
-        shutil.copy2(executed.executed_path(nb), SOURCE / "notebooks" / nb.name)
+        copy = executed.executed_path(nb)
+        text = collapse_solutions(copy.read_text(encoding="utf-8"))
+        _write_as_of(SOURCE / "notebooks" / nb.name, text, copy)
+
+
+def _write_as_of(staged: Path, text: str, source: Path) -> None:
+    """Write a page this script made from ``source``, dated as the later of the two.
+
+    Sphinx rebuilds a page whose file is newer than its last build: a change to either shows.
+    """
+    staged.write_text(text, encoding="utf-8")
+    made = max(source.stat().st_mtime, Path(__file__).stat().st_mtime)
+    os.utime(staged, (made, made))
+
+
+def collapse_solutions(notebook_json: str) -> str:
+    """The notebook (JSON text) with each solution cell's code collapsed in the book.
+
+    A solution cell gets myst-nb's ``hide-input`` tag, and its toggle reads "Show the solution";
+    nothing else changes.
+    """
+    nb = json.loads(notebook_json)
+    for cell in nb["cells"]:
+        meta = cell.setdefault("metadata", {})
+        if cell["cell_type"] == "code" and meta.get("nbgrader", {}).get("solution"):
+            tags = meta.setdefault("tags", [])
+            if "hide-input" not in tags:
+                tags.append("hide-input")
+            meta.setdefault("mystnb", {}).update(
+                code_prompt_show=SHOW_SOLUTION, code_prompt_hide=HIDE_SOLUTION
+            )
+    return json.dumps(nb, ensure_ascii=False, indent=1) + "\n"
 
 
 def sphinx(jobs: str) -> None:

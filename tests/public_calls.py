@@ -1432,12 +1432,147 @@ CASES = [
         K("n_iter", 5, "count"),
     ),
     # exercises of notebook 05 (vibook.exercises.stochastic_vi)
+    _c(
+        EX + "stochastic_vi.check_pathwise_gradient",
+        P("answer", None),
+        K("x", X1, "data"),
+        K("q_loc", 0.5, "real"),
+        K("q_scale", 0.3, "scale"),
+        K("eps", -1.2, "real"),
+    ),
+    _c(
+        EX + "stochastic_vi.check_score_gradient",
+        P("func", None),
+        K("x", X1, "data"),
+        K("q_loc", 0.5, "real"),
+        K("q_scale", 0.3, "scale"),
+        K("num_draws", 100, "count"),
+        K("seed", 0, "count0"),
+    ),
+    _c(
+        EX + "stochastic_vi.check_particles_prediction",
+        P("answer", None),
+        K("x", X1, "data"),
+        K("q_loc", 0.5, "real"),
+        K("q_scale", 0.3, "scale"),
+    ),
     # exercises of notebook 06 (vibook.exercises.mcmc_diagnostics)
+    _c(
+        EX + "mcmc_diagnostics.check_split_rhat",
+        P("answer", None),
+        K("chains", np.array([[2.0, 1.0, 5.0, 4.0], [4.0, 2.0, 0.0, 1.0]]), "data"),
+    ),
+    _c(
+        EX + "mcmc_diagnostics.check_rank_rhat",
+        P("func", None),
+        K("n_chains", 4, "count"),
+        K("n_draws", 100, "count"),
+        K("seed", 0, "count0"),
+    ),
+    _c(
+        EX + "mcmc_diagnostics.check_stuck_chain_prediction",
+        P("answer", None),
+        K("draws", NUTS_TAU.reshape(4, 50), "data"),
+        K("chain", 0, "count0"),
+        K("quantile", 0.5, "prob"),
+        K("rhat_max", 1.01, "scale"),
+    ),
     # exercises of notebook 07 (vibook.exercises.topic_models)
+    _c(
+        EX + "topic_models.check_token_responsibilities",
+        P("answer", None),
+        K("gamma", np.array([6.0, 2.5, 0.5]), "positive", paired=True),
+        K("topic_probs", np.array([0.002, 0.010, 0.030]), "probs", paired=True),
+    ),
+    _c(
+        EX + "topic_models.check_local_e_step",
+        P("func", None),
+        K("counts", Lazy(lambda: CORPUS.get().counts[0]), "counts", paired=True),
+        K("word_ids", Lazy(lambda: CORPUS.get().word_ids[0]), "counts", paired=True),
+        K("topics", TOPICS, "probs"),
+        K("alpha", 0.5, "scale", none_ok=True),
+    ),
+    _c(
+        EX + "topic_models.check_topic_share_prediction",
+        P("answer", None),
+        K("topics", TOPICS, "probs"),
+        K("counts", COUNTS, "counts", paired=True),
+        K("word_ids", WORD_IDS, "counts", paired=True),
+        K("alpha", 1.0, "scale"),
+        K("base_alpha", None, "scale", none_ok=True),
+        K("local_steps", 5, "count"),
+        K("seed", 0, "count0"),
+    ),
     # exercises of notebook 08 (vibook.exercises.vae)
+    _c(
+        EX + "vae.check_encoder_kl",
+        P("answer", None),
+        K("loc", np.array([0.4, -1.0]), "data", paired=True),
+        K("scale", np.array([0.5, 0.2]), "positive", paired=True),
+    ),
+    _c(
+        EX + "vae.check_iwae_estimator",
+        P("func", None),
+        K("num_draws", 50, "count"),
+        K("n_images", 8, "count"),
+        K("seed", 0, "count0"),
+    ),
+    _c(
+        EX + "vae.check_prior_proposal_prediction",
+        P("answer", None),
+        K("fit", VAE_FIT, "fit"),
+        K("x", X2, "data"),
+        K("num_draws", 5, "count"),
+        K("seed", 0, "count0"),
+    ),
     # exercises of notebook 09 (vibook.exercises.bnn_regression)
     # exercises of notebook 10 (vibook.exercises.bnn_classification)
+    _c(
+        EX + "bnn_classification.check_uncertainty_split",
+        P("answer", None),
+        K("probs", PROBS_DRAWS[:, 0], "probs"),
+    ),
+    _c(
+        EX + "bnn_classification.check_ece",
+        P("func", None),
+        K("n_points", 50, "count"),
+        K("n_classes", 3, "count"),
+        K("n_bins", 5, "count"),
+        K("seed", 0, "count0"),
+    ),
+    _c(
+        EX + "bnn_classification.check_temperature_prediction",
+        P("answer", None),
+        K("probs", PROBS, "probs", paired=True),
+        K("y", Y3, "labels", n=3, paired=True),
+        K("temperature", 0.5, "scale"),
+        K("n_bins", 5, "count"),
+    ),
     # exercises of notebook 11 (vibook.exercises.priors)
+    _c(
+        EX + "priors.check_prior_sd",
+        P("answer", None),
+        K("x", np.array([0.0, 2.0]), "data"),
+        K("prior_scale", 3.0, "scale"),
+        K("width", 50, "count"),
+    ),
+    _c(
+        EX + "priors.check_prior_draws",
+        P("func", None),
+        K("x", GRID, "data"),
+        K("num_draws", 100, "count"),
+        K("width", 5, "count"),
+        K("prior_scale", 2.0, "scale"),
+        K("seed", 0, "count0"),
+    ),
+    _c(
+        EX + "priors.check_kurtosis_prediction",
+        P("answer", None),
+        K("x", 1.0, "real"),
+        K("width", 10, "count"),
+        K("prior_scale", 1.0, "scale"),
+        K("new_scale", 3.0, "scale"),
+    ),
     # exercises of notebook 12 (vibook.exercises.active_learning)
     # exercises of notebook 13 (vibook.exercises.scaling)
 ]

@@ -11,6 +11,8 @@ is run top to bottom: nothing fails and every checker says "not yet answered".
 import importlib.util
 import itertools
 import json
+import math
+import re
 from pathlib import Path
 
 import jax
@@ -18,6 +20,7 @@ import nbformat
 import numpy as np
 import numpyro.distributions as dist
 import pytest
+from exercise_answers import ODD_ANSWERS, ODD_FUNCTIONS, STUBS, not_yet, says
 from numpyro.infer.util import log_density
 from scipy import integrate, optimize, stats
 from sklearn.mixture import GaussianMixture
@@ -50,21 +53,8 @@ _spec = importlib.util.spec_from_file_location(
 edition = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(edition)
 
-STUBS = [None, ...]
-EXERCISE_NOTEBOOKS = ["01_bayes_theorem", "02_latent_variables_gmm", "03_kl_and_elbo", "04_cavi"]
-
-
-def says(result, status, *phrases):
-    """``result`` is a Feedback with ``status`` whose message holds every phrase."""
-    assert isinstance(result, Feedback), result
-    assert result.status == status, str(result)
-    assert result.ok == (status == "right")
-    for phrase in phrases:
-        assert phrase in result.message, f"{phrase!r} not in {result.message!r}"
-
-
-def not_yet(result):
-    says(result, "not answered", "Not yet answered")
+# Every notebook from 01 on ends with its exercises; 00, the quickstart, has none.
+EXERCISE_NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))[1:]
 
 
 # ------------------------------------------------------------------------------ Feedback
@@ -80,17 +70,6 @@ def test_feedback_reads_the_same_in_jupyter_and_in_print():
         Feedback("03.1", "maybe", "?")
 
 
-# Answers of every odd kind: a checker reports them, it never raises.
-ODD_ANSWERS = [object(), "abc", {"a": 1.0}, [1.0, "x"], np.array([1 + 2j]), True, np.nan, [[]]]
-ODD_FUNCTIONS = [
-    3,
-    "abc",
-    lambda *args: "abc",
-    lambda *args: 1 / 0,
-    lambda *args: object(),
-    lambda *args: np.array([np.nan]),
-    lambda *args: (1.0, 2.0),
-]
 NG_PRIOR = NormalGamma(mu=0.0, lam=0.1, a=1.0, b=1.0)
 X_NG = np.random.default_rng(0).normal(1.0, 0.5, size=20)  # notebook 04's data
 X_NN = np.random.default_rng(0).normal(1.0, 1.0, size=20)  # notebook 03's data
@@ -143,13 +122,24 @@ def test_function_checkers_report_the_stub_and_never_raise(name):
     says(check(3), "wrong", "must be a function")
 
 
-def test_every_checker_is_tried_here():
+def test_every_checker_is_tried():
+    """Notebooks 01-04's checkers are tried here; each later notebook's in tests/exercises/."""
     tried = {"check_" + n for n in ("beta_posterior", "evidence_prediction", "grid_posterior")}
     tried |= {"check_point_responsibilities", "check_label_copies", "check_e_step"}
     tried |= {"check_gaussian_kl", "check_mc_elbo", "check_reverse_kl_prediction"}
     tried |= {"check_cavi_update", "check_m_step", "check_cavi_start_prediction"}
-    assert tried == {n for n in exercises.__all__ if n.startswith("check_")}
     assert len(VALUE_CHECKERS) + len(FUNCTION_CHECKERS) == len(tried)
+    untried = []
+    for name in (n for n in exercises.__all__ if n.startswith("check_")):
+        module = getattr(exercises, name).__module__.rsplit(".", 1)[1]
+        if module in ("bayes_theorem", "latent_variables", "kl_and_elbo", "coordinate_ascent"):
+            found = name in tried
+        else:
+            tests = ROOT / "tests" / "exercises" / f"test_{module}.py"
+            found = tests.is_file() and f"{name}(" in tests.read_text()
+        if not found:
+            untried.append(name)
+    assert not untried, f"checkers no test calls: {untried}"
 
 
 # ------------------------------------------------------------------------------ 01.1
@@ -845,3 +835,70 @@ def test_student_edition_runs_and_every_check_says_not_yet(name, tmp_path):
     for cell in student.cells:
         for out in getattr(cell, "outputs", []):
             assert out.get("name") != "stderr" or "Warning" not in out.get("text", ""), out
+
+
+# ------------------------------------------------------------------------------ instructors
+INSTRUCTORS = ROOT / "docs" / "instructors.md"
+# The page's planning estimates (its "Time" section says so): reading speeds and exercise times.
+WORDS_A_MINUTE, CODE_LINES_A_MINUTE = 100, 10
+EXERCISE_MINUTES = {"by hand": 10, "implement": 15, "predict, then run": 10}
+SESSION_MINUTES = 50
+
+
+def _exercises(name):
+    """(number, title, kind) of each exercise in the notebook, from its task cells."""
+    found = []
+    for cell in _instructor(name).cells:
+        if heading := re.match(
+            r"### Exercise (\d\d\.\d) · (.+) \(([^()]+)\)$", cell.source.split("\n")[0]
+        ):
+            found.append(heading.groups())
+    return found
+
+
+def _reading_minutes(name):
+    """The notebook before its exercises, at the page's reading speeds, up to 5 minutes."""
+    cells = _instructor(name).cells
+    end = next(i for i, c in enumerate(cells) if c.source.startswith("## Exercises"))
+    words = sum(len(re.findall(r"\w+", c.source)) for c in cells[:end] if c.cell_type == "markdown")
+    lines = sum(len(c.source.splitlines()) for c in cells[:end] if c.cell_type == "code")
+    return 5 * math.ceil((words / WORDS_A_MINUTE + lines / CODE_LINES_A_MINUTE) / 5)
+
+
+def _fit_in_class(name):
+    """The exercises that fit the session after reading, taken in the order .1, .3, .2."""
+    left, chosen = SESSION_MINUTES - _reading_minutes(name), []
+    for number, _, kind in sorted(_exercises(name), key=lambda e: "132".index(e[0][-1])):
+        if EXERCISE_MINUTES[kind] > left:
+            break
+        chosen.append(number)
+        left -= EXERCISE_MINUTES[kind]
+    return ", ".join(chosen) or "none"
+
+
+def test_instructor_page_times_follow_the_notebooks():
+    rows = {}
+    for line in INSTRUCTORS.read_text().splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) == 6 and re.fullmatch(r"\d\d", cells[1]):
+            rows[cells[1]] = (int(cells[3]), cells[4])
+    assert sorted(rows) == [name[:2] for name in EXERCISE_NOTEBOOKS]
+    for name in EXERCISE_NOTEBOOKS:
+        assert rows[name[:2]] == (_reading_minutes(name), _fit_in_class(name)), name
+
+
+def test_instructor_page_lists_every_exercise_under_its_notebook():
+    page = INSTRUCTORS.read_text()
+    sections = re.split(r"^### ", page, flags=re.M)[1:]
+    assert [s[:2] for s in sections] == [name[:2] for name in EXERCISE_NOTEBOOKS]
+    for name, section in zip(EXERCISE_NOTEBOOKS, sections, strict=True):
+        assert f"(../notebooks/{name}.ipynb)" in section.splitlines()[0]
+        assert "By the end, a student can" in section
+        for number, title, kind in _exercises(name):
+            assert f"**{number}** {title} ({kind})" in section, (name, number)
+
+
+def test_instructor_page_is_in_the_book_and_the_readme():
+    index = (ROOT / "docs" / "index.md").read_text()
+    assert "\ninstructors\n" in index and "](instructors.md)" in index
+    assert "(docs/instructors.md)" in (ROOT / "README.md").read_text()

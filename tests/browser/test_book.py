@@ -11,7 +11,12 @@ refused and counted (the book must work offline). On each page:
   raw ``$$``, ``$\\``, ``\\(`` or ``\\[`` left in the text outside code;
 - no traceback and no warning is shown ("Traceback", "Warning:", "UserWarning",
   "DeprecationWarning"), and no widget is shown as its text repr;
-- the Binder and Colab launch links open that page's notebook.
+- the Binder and Colab launch links open that page's notebook;
+- each exercise's solution is collapsed under a "Show the solution" toggle that opens it, and
+  the check below it, saying the answer is right, is in view.
+
+The page for instructors is checked as the landing page is, and must link every notebook with
+exercises.
 
 A screenshot of each page goes to ``test-artifacts/browser/book-NAME.png``. Without a built
 book (or executed copies) a test that needs it fails, never skips, naming the command that
@@ -226,6 +231,35 @@ def _check_page(page, name: str, expect_math: bool) -> list[str]:
     return wrong
 
 
+def _solution_cells(notebook: Path) -> int:
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return sum(bool(c["metadata"].get("nbgrader", {}).get("solution")) for c in cells)
+
+
+def _check_solutions_collapsed(page, notebook: Path) -> list[str]:
+    """Each exercise's solution is behind a closed "Show the solution" toggle; its check shows."""
+    toggles = page.locator("details.hide.above-input").filter(has_text="Show the solution")
+    expected = _solution_cells(notebook)
+    wrong = []
+    if toggles.count() != expected:
+        wrong.append(f"{toggles.count()} collapsed solutions, the notebook has {expected}")
+    for i in range(toggles.count()):
+        toggle = toggles.nth(i)
+        if toggle.get_attribute("open") is not None or toggle.locator("pre").first.is_visible():
+            wrong.append(f"solution {i + 1} is shown, not collapsed")
+            break
+    if expected:
+        verdicts = (
+            page.locator(".cell_output").filter(has_text="Exercise ").filter(has_text="right.")
+        )
+        if verdicts.count() < expected:
+            wrong.append(f"{verdicts.count()} checks say right, for {expected} exercises")
+        toggles.first.locator("summary").click()
+        if not toggles.first.locator("pre").first.is_visible():
+            wrong.append("the first solution does not open when its toggle is clicked")
+    return wrong
+
+
 def _images(page) -> list[dict]:
     return page.locator(".cell_output img").evaluate_all(
         "imgs => imgs.map(i => ({src: i.src.slice(0, 80), ok: i.complete && i.naturalWidth > 0}))"
@@ -280,6 +314,25 @@ def test_landing_page(offline_page, book_screenshot):
 
 @pytest.mark.browser
 @pytest.mark.slow
+def test_instructor_page(offline_page, book_screenshot):
+    """The page for instructors: typeset, clean, linking every notebook page but the quickstart."""
+    path = HTML / "instructors.html"
+    _require_built(path)
+    page = offline_page
+    _open(page, path)
+    wrong = _check_page(page, "instructors", expect_math=False)
+    hrefs = set(page.locator("article a[href]").evaluate_all("as => as.map(a => a.href)"))
+    for nb in NOTEBOOKS[1:]:
+        if _page_file(nb.stem).as_uri() not in hrefs:
+            wrong.append(f"no link to the page of {nb.name}")
+    if page.remote_requests:
+        wrong.append(f"requests to the network: {page.remote_requests}")
+    page.screenshot(path=book_screenshot("instructors"))
+    assert not wrong, "docs/_build/html/instructors.html:\n" + "\n".join(wrong)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
 def test_notebook_page(notebook: Path, offline_page, book_screenshot):
     """A notebook's page: its figures, its maths, no warnings, its Binder and Colab links."""
@@ -299,6 +352,7 @@ def test_notebook_page(notebook: Path, offline_page, book_screenshot):
         broken = [img["src"] for img in images if not img["ok"]]
         if broken:
             wrong.append(f"{len(broken)} figure(s) did not load: {broken[:3]}")
+        wrong += _check_solutions_collapsed(page, notebook)
         links = _launch_links(page)
         if links["binder"] != [BINDER.format(name)]:
             wrong.append(f"Binder links {links['binder']}, expected {BINDER.format(name)}")
