@@ -1526,6 +1526,25 @@ CASES = [
         K("seed", 0, "count0"),
     ),
     # exercises of notebook 09 (vibook.exercises.bnn_regression)
+    _c(
+        EX + "bnn_regression.check_variance_split",
+        P("answer", None),
+        K("f_draws", X1, "data", paired=True),
+        K("sigma_draws", np.linspace(0.1, 0.2, 12), "positive", paired=True),
+    ),
+    _c(
+        EX + "bnn_regression.check_predictive_mean_sd",
+        P("func", None),
+        K("f_draws", CURVES, "data", paired=True),
+        K("sigma_draws", np.linspace(0.1, 0.2, 5), "positive", paired=True),
+    ),
+    _c(
+        EX + "bnn_regression.check_gap_point_prediction",
+        P("answer", None),
+        K("f_draws", X1, "data", paired=True),
+        K("sigma_draws", np.linspace(0.1, 0.2, 12), "positive", paired=True),
+        K("y_new", 0.0, "real"),
+    ),
     # exercises of notebook 10 (vibook.exercises.bnn_classification)
     _c(
         EX + "bnn_classification.check_uncertainty_split",
@@ -1574,7 +1593,59 @@ CASES = [
         K("new_scale", 3.0, "scale"),
     ),
     # exercises of notebook 12 (vibook.exercises.active_learning)
+    _c(
+        EX + "active_learning.check_entropy_and_variation_ratio",
+        P("answer", None),
+        K("votes", np.array([[3, 3, 3, 3], [3, 3, 3, 8], [1, 7, 1, 7]]), "labels", n=10),
+        K("confidence", 0.7, "prob"),
+        K("n_classes", 10, "count"),
+    ),
+    _c(
+        EX + "active_learning.check_bald",
+        P("func", None),
+        K("n_draws", 5, "count"),
+        K("n_points", 6, "count"),
+        K("n_classes", 3, "count"),
+        K("concentration", 0.5, "scale"),
+        K("seed", 0, "count0"),
+    ),
+    _c(
+        EX + "active_learning.check_bald_pick_prediction",
+        P("answer", None),
+        K("n_draws", 4, "count"),
+        K("n_classes", 3, "count"),
+        K("sure", 0.9, "prob"),
+    ),
     # exercises of notebook 13 (vibook.exercises.scaling)
+    _c(
+        EX + "scaling.check_minibatch_scale",
+        P("answer", None),
+        K("n", 1000, "count"),
+        K("batch_size", 50, "count"),
+        K("batch_sum", -29.3, "real"),
+        K("kl", 3.5, "nonneg"),
+    ),
+    _c(
+        EX + "scaling.check_minibatch_loglik",
+        P("func", None),
+        K("x", X2, "data", paired=True),
+        K("y", Y01, "labels", n=2, paired=True),
+        K("w", np.array([0.5, -1.0]), "data", partners=("x",)),
+        K("b", 0.2, "real"),
+        K("batch_size", 5, "count"),
+        K("num_batches", 20, "count"),
+        K("seed", 0, "count0"),
+    ),
+    _c(
+        EX + "scaling.check_minibatch_noise_prediction",
+        P("answer", None),
+        K("x", X2, "data", paired=True),
+        K("y", Y01, "labels", n=2, paired=True),
+        K("w", np.array([0.5, -1.0]), "data", partners=("x",)),
+        K("b", 0.2, "real"),
+        K("n_small", 6, "count"),
+        K("batch_size", 3, "count"),
+    ),
 ]
 
 # Public functions that are steps inside other public functions, not calls a user makes; the

@@ -63,7 +63,7 @@ def test_split_rhat_right_answer_from_numpyro_and_by_hand():
         (np.sqrt(7.5), "within-chain variances s_m**2 are divided by n"),  # W = 7/16
         (np.sqrt(5.75), "np.var divides by the count"),  # W = 7/16, B = 147/32
         (1.5, "missing its factor n"),  # B = 49/16
-        (np.sqrt(8.0), "var+ is W + B"),  # (7/8 + 49/8) / (7/8)
+        (np.sqrt(8.0), "The numerator is not W + B"),  # (7/8 + 49/8) / (7/8)
         (np.sqrt(4.25), "whole chains' length (4)"),  # 3/4 W + 49/16 over W
         (np.sqrt(2 / 3), "odd and even"),  # halves (2, 5), (1, 4), (4, 0), (2, 1)
         (3.3, "Not the split R-hat"),

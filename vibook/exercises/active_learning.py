@@ -333,7 +333,7 @@ def check_bald_pick_prediction(answer, *, n_draws=4, n_classes=3, sure=0.9) -> F
     """Exercise 12.3: predict which of three images BALD picks and which max entropy picks.
 
     Image A is ambiguous to every draw (each gives ``1/n_classes`` to every class); on image
-    B the first half of the draws are ``sure`` of class 0 and the others ``sure`` of class 1;
+    B the first half of the draws (rounded up) are ``sure`` of class 0, the others of class 1;
     on image C every draw is ``sure`` of class 0 (a draw shares ``1 - sure`` equally among
     its other classes).
 

@@ -345,7 +345,16 @@ def check_temperature_prediction(answer, *, probs, y, temperature=0.1, n_bins=15
     truth = [_direction(a, b) for a, b in zip(after, before, strict=True)]
     wrong_ones = p.argmax(1) != y
     how = "sharpens" if t < 1 else "flattens" if t > 1 else "does not change"
-    mean_true = p[wrong_ones, y[wrong_ones]].mean() if wrong_ones.any() else np.nan
+    # What the wrong images cost: the mean of -log p(true class) over them, and their share of
+    # the whole NLL (a mean of probabilities would hide the smallest, which cost the most).
+    tiny = np.finfo(np.float64).tiny
+    cost = [-np.log(np.maximum(q[wrong_ones, y[wrong_ones]], tiny)) for q in (p, p_t)]
+    cost = [c.mean() if c.size else np.nan for c in cost]
+    n_wrong = wrong_ones.sum()
+    share = [
+        c * n_wrong / (len(y) * v) if n_wrong else np.nan
+        for c, v in zip(cost, (before[2], after[2]), strict=True)
+    ]
     why = [
         f"dividing every logit by the same T > 0 keeps their order, so the most probable "
         f"class does not change ({before[0]:.4f} before, {after[0]:.4f} after)",
@@ -354,9 +363,9 @@ def check_temperature_prediction(answer, *, probs, y, temperature=0.1, n_bins=15
         f"{p_t.max(1).mean():.4f}, against an accuracy of {before[0]:.4f}",
         f"{before[2]:.4f} before, {after[2]:.4f} after"
         + (
-            f": on the {wrong_ones.sum()} images it gets wrong, the true class's mean "
-            f"probability goes from {mean_true:.3g} to "
-            f"{p_t[wrong_ones, y[wrong_ones]].mean():.3g}, and each costs the NLL -log of it"
+            f": each of the {wrong_ones.sum()} images it gets wrong costs the NLL -log of "
+            f"its true class's probability, on average {cost[0]:.3g} nats before and "
+            f"{cost[1]:.3g} after, {share[0]:.0%} and then {share[1]:.0%} of the whole NLL"
             if wrong_ones.any()
             else ""
         ),

@@ -3,8 +3,8 @@ r"""Checkers for the exercises of notebook 09 (Bayesian neural networks for regr
 - 09.1 (by hand): the predictive variance at one input split into its aleatoric and epistemic
   parts, from four posterior draws of the network's output and noise sd.
 - 09.2 (implement): the predictive mean and sd at every input, from posterior draws.
-- 09.3 (predict, then run): what halving the weight prior's scale does to the prior sd of the
-  network's output in the middle of the gap.
+- 09.3 (predict, then run): the predictive sd in the middle of the gap once one more
+  observation is added there.
 
 With posterior draws :math:`(f_s(x), \sigma_s)`, :math:`s = 1, \dots, S`, the predictive
 distribution at :math:`x` is the mixture :math:`\frac1S \sum_s \mathcal N(f_s(x), \sigma_s^2)`,
@@ -16,20 +16,24 @@ and the law of total variance splits its variance in two:
     + \underbrace{\frac1S \sum_s \big(f_s(x) - \bar f(x)\big)^2}_{\text{epistemic}},
     \qquad \bar f(x) = \frac1S \sum_s f_s(x) .
 
-Under the notebook's prior (one hidden layer of :math:`H` ReLU units, weights
-:math:`\mathcal N(0, s^2 / \mathrm{fan\_in})`, biases :math:`\mathcal N(0, s^2)`, one input),
-the output :math:`f(x) = b_1 + \sum_j w_{1j}\, \mathrm{relu}(w_{0j} x + b_{0j})` has, whatever
-:math:`H`,
+One more observation :math:`y^*` at :math:`x^*` turns the posterior given the data into the
+posterior given the data and :math:`y^*`, which the old draws represent once reweighted by the
+new point's likelihood (importance sampling, as PSIS-LOO reweights draws to leave a point out):
 
 .. math::
-    \operatorname{Var} f(x) = s^2 + \frac{s^4 (1 + x^2)}{2} .
+    w_s \propto \mathcal N(y^* \mid f_s(x^*), \sigma_s^2), \qquad \sum_s w_s = 1,
+
+and the predictive variance at :math:`x^*` becomes
+:math:`\sum_s w_s \sigma_s^2 + \sum_s w_s (f_s(x^*) - \sum_r w_r f_r(x^*))^2`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import softmax
+from scipy.stats import norm
 
-from vibook._checks import check_array, check_positive, check_real
+from vibook._checks import check_array, check_real
 from vibook.exercises.feedback import (
     BY_HAND,
     COMPUTED,
@@ -47,9 +51,9 @@ from vibook.exercises.feedback import (
     wrong,
 )
 
-__all__ = ["check_predictive_mean_sd", "check_prior_scale_prediction", "check_variance_split"]
+__all__ = ["check_gap_point_prediction", "check_predictive_mean_sd", "check_variance_split"]
 
-PREDICTION_TOL = 0.03  # absolute tolerance of the predicted ratio of sds in 09.3
+PREDICTION_TOL = 0.01  # absolute tolerance of the predicted sd in 09.3
 
 
 def _draws(f_draws, sigma_draws, ndim: int):
@@ -250,75 +254,76 @@ def check_predictive_mean_sd(func, *, f_draws, sigma_draws) -> Feedback:
     return wrong(ex, text[0].upper() + text[1:])
 
 
-def _prior_sd(s, x):
-    return np.sqrt(s**2 + s**4 * (1 + x**2) / 2)
+def check_gap_point_prediction(answer, *, f_draws, sigma_draws, y_new=0.0) -> Feedback:
+    """Exercise 09.3: predict the predictive sd at ``x*`` once an observation ``y_new`` is added.
 
-
-def check_prior_scale_prediction(answer, *, prior_scale=1.5, new_scale=0.75, x=0.0) -> Feedback:
-    """Exercise 09.3: predict the ratio of the prior sds of ``f(x)`` when the prior scale changes.
-
-    The network is the notebook's one-hidden-layer ReLU net with one input, under its prior
-    (weights ``N(0, s**2 / fan_in)``, biases ``N(0, s**2)``); the ratio is the prior sd of
-    ``f(x)`` under ``s = new_scale`` over that under ``s = prior_scale``.
+    The right value reweights the posterior draws by the new point's likelihood,
+    ``w_s`` proportional to ``N(y_new | f_s(x*), sigma_s**2)``: the predictive sd at ``x*``
+    under the posterior given the old data and the new point.
 
     Parameters
     ----------
     answer : float
-        The predicted ratio; right within 0.03. ``None`` or ``...`` while unanswered.
-    prior_scale, new_scale : float
-        The prior's scale ``s`` before and after the change (> 0).
-    x : float
-        The input at which ``f`` is taken (0: the middle of the gap).
+        The predicted predictive sd at ``x*``; right within 0.01. ``None`` or ``...`` while
+        unanswered.
+    f_draws : array of shape (S,)
+        The network's output at ``x*`` under each posterior draw.
+    sigma_draws : array of shape (S,)
+        The noise sd of each draw (> 0).
+    y_new : float
+        The new observation at ``x*``.
 
     Returns
     -------
     Feedback
-        Right or not, with the value and why. Recognised mistakes: a number <= 0; the ratio
-        of the scales (sd proportional to ``s``, as for the bias alone); its square (as for
-        the products of two weights alone); the ratio of the variances; the ratio upside
-        down; no change; a ratio on the wrong side of 1; a number between the two ratios but
-        not close; a string or anything else that is not a number.
+        Right or not, with the value, the effective sample size of the reweighting and why.
+        Recognised mistakes: a number <= 0; the sd before the point; the noise sd alone (the
+        point pins ``f(x*)`` down exactly); the epistemic sd alone; the variance instead of the
+        sd; the Normal update with sds where precisions go; a string or anything else that is
+        not a number.
     """
-    s_old, s_new = (
-        check_positive(prior_scale, "prior_scale"),
-        check_positive(new_scale, "new_scale"),
-    )
-    x = check_real(x, "x")
+    f, sigma = _draws(f_draws, sigma_draws, ndim=1)
+    y_new = check_real(y_new, "y_new")
     ex = "09.3"
     if is_stub(answer):
         return not_answered(ex, "the prediction")
-    got = as_numbers(answer, ex, shape=(), what="the prediction (a ratio of sds)")
+    got = as_numbers(answer, ex, shape=(), what="the prediction (an sd)")
     if isinstance(got, Feedback):
         return got
     got = float(got)
-    ref = _prior_sd(s_new, x) / _prior_sd(s_old, x)
-    r = s_new / s_old
+    w = softmax(norm.logpdf(y_new, f, sigma))
+    ess = 1.0 / np.sum(w**2)
+    ale_after = w @ sigma**2
+    epi_after = w @ (f - w @ f) ** 2
+    ref = np.sqrt(ale_after + epi_after)
+    ale, epi = np.mean(sigma**2), np.var(f)
+    before = np.sqrt(ale + epi)
     why = (
-        f"f({fmt(x)}) is the output bias b_1 plus a sum of products w_1j relu(w_0j x + b_0j), "
-        f"so Var f({fmt(x)}) = s**2 + s**4 (1 + x**2) / 2 whatever the width: the bias's sd "
-        f"scales as s, each product's as s**2. The prior sd goes from "
-        f"{fmt(_prior_sd(s_old, x))} to {fmt(_prior_sd(s_new, x))}, a ratio of {ref:.3f}, "
-        f"between s'/s = {fmt(r)} and (s'/s)**2 = {fmt(r**2)} (s' the new scale); far from "
-        "0 the products dominate and the ratio tends to (s'/s)**2."
+        f"reweighting the {f.size} draws by the new point's likelihood (an effective sample "
+        f"size of {ess:.0f}) takes the epistemic sd at this input from {fmt(np.sqrt(epi))} to "
+        f"{fmt(np.sqrt(epi_after))}, while the noise part stays near {fmt(np.sqrt(ale_after))}: "
+        f"the predictive sd goes from {fmt(before)} to {fmt(ref)}. As for a Normal mean, the "
+        "precisions add: 1 / epistemic variance + 1 / noise variance. The point shrinks the "
+        "epistemic part; no point removes the noise."
     )
     if abs(got - ref) <= PREDICTION_TOL:
         return right(ex, f"{got:.3g} is within {PREDICTION_TOL} of {ref:.3f}: {why}")
-    near = PREDICTION_TOL / 3
+    sd_precision = 1 / (1 / np.sqrt(epi) + 1 / np.sqrt(ale))
     leads = [
-        (r, "That is s'/s, as if the sd scaled with s: true of the bias b_1 alone."),
-        (r**2, "That is (s'/s)**2, true of each product of two weights, but not of b_1."),
-        (ref**2, "That is the ratio of the variances; the sds' ratio is its square root."),
-        (1 / ref, "That is the ratio upside down: the new prior's sd goes on top."),
-        (1.0, "The prior sd of f does change with s."),
+        (before, "That is the predictive sd before the point: one point in the gap changes it."),
+        (
+            np.sqrt(ale),
+            "That is the noise sd alone, as if the point fixed f there exactly; its own noise "
+            "leaves some epistemic variance.",
+        ),
+        (np.sqrt(epi_after), "That is the epistemic sd alone: add the noise's variance."),
+        (ref**2, "That is the predictive variance; the sd is its square root."),
+        (
+            np.sqrt(sd_precision**2 + ale),
+            "The sds were combined where the precisions (1 / variance) add.",
+        ),
     ]
-    lead = next((m for v, m in leads if abs(got - v) <= near), None)
+    lead = next((m for v, m in leads if abs(got - v) <= PREDICTION_TOL / 2), None)
     if got <= 0:
-        lead = "A ratio of sds is positive."
-    elif lead is None and (got - 1) * (r - 1) < 0:
-        lead = "The prior over f moves the way the prior over the weights does: " + (
-            "narrower, a ratio below 1." if r < 1 else "wider, a ratio above 1."
-        )
-    elif lead is None and min(r, r**2) < got < max(r, r**2):
-        lead = "Between s'/s and (s'/s)**2, as it must be, but not close enough."
-    lead = lead or "Not quite."
-    return wrong(ex, f"{lead} It is {ref:.3f}: {why}")
+        lead = "An sd is positive, and the noise alone keeps it above zero."
+    return wrong(ex, f"{lead or 'Not quite.'} It is {ref:.3f}: {why}")

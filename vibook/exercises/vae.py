@@ -106,7 +106,7 @@ def check_encoder_kl(answer, *, loc, scale) -> Feedback:
         return right(
             ex,
             f"KL = {fmt(ref)} nats, summed over the {dims} dimensions. With sds {fmt(s)} the "
-            f"-log s**2 terms alone give {fmt(log_term)}: each is log(1/s), so pinning a code "
+            f"-log s**2 terms, halved, give {fmt(log_term)}: each half is log(1/s), so pinning a code "
             "down to an sd e times narrower than the prior's 1 costs one nat per dimension. "
             "The ELBO subtracts this from the reconstruction term.",
         )
@@ -206,8 +206,9 @@ def check_iwae_estimator(func, *, num_draws=50, n_images=8, seed=0) -> Feedback:
     if arr is not None and arr.shape == (n,) and not np.all(np.isfinite(arr)):
         return wrong(
             ex,
-            f"Your bound holds {fmt(arr)}: exp(log_w) overflows to inf above about 709 nats "
-            "and underflows to 0 below about -745. Subtract each image's largest log-weight "
+            f"Your bound holds {fmt(arr)}: in float64 exp(log_w) overflows to inf above about 709 "
+            "nats and underflows to 0 below about -745 (in float32, JAX's default, above about "
+            "88.7 and below about -103). Subtract each image's largest log-weight "
             "before exp and add it back after the log (that is logsumexp: "
             "scipy.special.logsumexp(log_w, axis=0)).",
         )
