@@ -124,7 +124,10 @@ def check_split_rhat(answer, *, chains) -> Feedback:
             "The chains are not split: cut each chain into its first and second half and "
             "treat the halves as 2M chains.",
         ),
-        (_rhat(halves, root=False), "That is R-hat squared: take the square root of the numerator over W."),
+        (
+            _rhat(halves, root=False),
+            "That is R-hat squared: take the square root of the numerator over W.",
+        ),
         (
             _rhat(halves, ddof=0),
             "The within-chain variances s_m**2 are divided by n; the "
@@ -139,7 +142,10 @@ def check_split_rhat(answer, *, chains) -> Feedback:
             _rhat(halves, b_factor=False),
             "B is missing its factor n: it is n times the variance of the half-chain means.",
         ),
-        (_rhat(halves, weights=False), "The numerator is not W + B: weight them, (n - 1)/n W + B/n."),
+        (
+            _rhat(halves, weights=False),
+            "The numerator is not W + B: weight them, (n - 1)/n W + B/n.",
+        ),
         (
             _rhat(halves, n=n_whole),
             f"n is the whole chains' length ({n_whole}); after "

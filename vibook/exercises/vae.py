@@ -106,9 +106,9 @@ def check_encoder_kl(answer, *, loc, scale) -> Feedback:
         return right(
             ex,
             f"KL = {fmt(ref)} nats, summed over the {dims} dimensions. With sds {fmt(s)} the "
-            f"-log s**2 terms, halved, give {fmt(log_term)}: each half is log(1/s), so pinning a code "
-            "down to an sd e times narrower than the prior's 1 costs one nat per dimension. "
-            "The ELBO subtracts this from the reconstruction term.",
+            f"-log s**2 terms, halved, give {fmt(log_term)}: each half is log(1/s), so "
+            "pinning a code down to an sd e times narrower than the prior's 1 costs one nat "
+            "per dimension. The ELBO subtracts this from the reconstruction term.",
         )
     forward = 0.5 * ((1 + m**2) / s**2 - 1 + np.log(s**2)).sum()
     mistakes = [
