@@ -114,7 +114,7 @@ def test_minibatch_scale_refuses_impossible_inputs():
 def test_minibatch_loglik_right_answer_from_scipy_and_scikit_learn():
     full = -log_loss(DATA["y"], expit(DATA["x"] @ DATA["w"] + DATA["b"]), normalize=False)
     for func in (_scipy_loglik, _sklearn_loglik):
-        says(check_minibatch_loglik(func, **LOGISTIC), "right", f"{full:.1f}", "On every batch")
+        says(check_minibatch_loglik(func, **LOGISTIC), "right", f"{full:,.1f}", "On every batch")
     says(check_minibatch_loglik(_scipy_loglik, **LOGISTIC, batch_size=7, seed=3), "right")
 
 

@@ -27,37 +27,112 @@ with each solution replaced by a stub and the hidden asserts removed
 The checkers live in one module per notebook; this package re-exports them all.
 """
 
-from vibook.exercises import (
-    active_learning,
-    bayes_theorem,
-    bnn_classification,
-    bnn_regression,
-    coordinate_ascent,
-    kl_and_elbo,
-    latent_variables,
-    mcmc_diagnostics,
-    priors,
-    scaling,
-    stochastic_vi,
-    topic_models,
-    vae,
+from vibook.exercises.active_learning import (
+    check_bald,
+    check_bald_pick_prediction,
+    check_entropy_and_variation_ratio,
+)
+from vibook.exercises.bayes_theorem import (
+    check_beta_posterior,
+    check_evidence_prediction,
+    check_grid_posterior,
+)
+from vibook.exercises.bnn_classification import (
+    check_ece,
+    check_temperature_prediction,
+    check_uncertainty_split,
+)
+from vibook.exercises.bnn_regression import (
+    check_gap_point_prediction,
+    check_predictive_mean_sd,
+    check_variance_split,
+)
+from vibook.exercises.coordinate_ascent import (
+    check_cavi_start_prediction,
+    check_cavi_update,
+    check_m_step,
 )
 from vibook.exercises.feedback import Feedback
-
-_MODULES = (
-    bayes_theorem,
-    latent_variables,
-    kl_and_elbo,
-    coordinate_ascent,
-    stochastic_vi,
-    mcmc_diagnostics,
-    topic_models,
-    vae,
-    bnn_regression,
-    bnn_classification,
-    priors,
-    active_learning,
-    scaling,
+from vibook.exercises.kl_and_elbo import (
+    check_gaussian_kl,
+    check_mc_elbo,
+    check_reverse_kl_prediction,
 )
-globals().update({name: getattr(m, name) for m in _MODULES for name in m.__all__})
-__all__ = ["Feedback", *sorted(name for m in _MODULES for name in m.__all__)]
+from vibook.exercises.latent_variables import (
+    check_e_step,
+    check_label_copies,
+    check_point_responsibilities,
+)
+from vibook.exercises.mcmc_diagnostics import (
+    check_rank_rhat,
+    check_split_rhat,
+    check_stuck_chain_prediction,
+)
+from vibook.exercises.priors import (
+    check_kurtosis_prediction,
+    check_prior_draws,
+    check_prior_sd,
+)
+from vibook.exercises.scaling import (
+    check_minibatch_loglik,
+    check_minibatch_noise_prediction,
+    check_minibatch_scale,
+)
+from vibook.exercises.stochastic_vi import (
+    check_particles_prediction,
+    check_pathwise_gradient,
+    check_score_gradient,
+)
+from vibook.exercises.topic_models import (
+    check_local_e_step,
+    check_token_responsibilities,
+    check_topic_share_prediction,
+)
+from vibook.exercises.vae import (
+    check_encoder_kl,
+    check_iwae_estimator,
+    check_prior_proposal_prediction,
+)
+
+__all__ = [
+    "Feedback",
+    "check_bald",
+    "check_bald_pick_prediction",
+    "check_beta_posterior",
+    "check_cavi_start_prediction",
+    "check_cavi_update",
+    "check_e_step",
+    "check_ece",
+    "check_encoder_kl",
+    "check_entropy_and_variation_ratio",
+    "check_evidence_prediction",
+    "check_gap_point_prediction",
+    "check_gaussian_kl",
+    "check_grid_posterior",
+    "check_iwae_estimator",
+    "check_kurtosis_prediction",
+    "check_label_copies",
+    "check_local_e_step",
+    "check_m_step",
+    "check_mc_elbo",
+    "check_minibatch_loglik",
+    "check_minibatch_noise_prediction",
+    "check_minibatch_scale",
+    "check_particles_prediction",
+    "check_pathwise_gradient",
+    "check_point_responsibilities",
+    "check_predictive_mean_sd",
+    "check_prior_draws",
+    "check_prior_proposal_prediction",
+    "check_prior_sd",
+    "check_rank_rhat",
+    "check_reverse_kl_prediction",
+    "check_score_gradient",
+    "check_split_rhat",
+    "check_stuck_chain_prediction",
+    "check_temperature_prediction",
+    "check_token_responsibilities",
+    "check_topic_share_prediction",
+    "check_uncertainty_split",
+    "check_variance_split",
+]

@@ -109,10 +109,10 @@ def check_minibatch_scale(
     if close(got, ref, rtol=EXACT, atol=1e-9):
         return right(
             ex,
-            f"Each of the {b} rows stands for {fmt(scale)} of the {n}: the estimate is "
-            f"{est:.1f} and the ELBO {est - kl:.1f}. The KL, {fmt(kl)} nats, is "
+            f"Each of the {b} rows stands for {fmt(scale)} of the {n:,}: the estimate is "
+            f"{est:,.1f} and the ELBO {est - kl:,.1f}. The KL, {fmt(kl)} nats, is "
             f"{kl / abs(est - kl):.4%} of it; scaled by n / B by mistake it would be "
-            f"{scale * kl:.1f}.",
+            f"{scale * kl:,.1f}.",
         )
     mistakes = [
         (
@@ -297,7 +297,7 @@ def check_minibatch_loglik(
             return wrong(ex, found)
         said = (
             f"On the first batch (n / B) times the sum of log p(y_j | x_j, w, b) is "
-            f"{refs[0]:.1f}; yours is {first:.1f}."
+            f"{refs[0]:,.1f}; yours is {first:,.1f}."
         )
         values = [first] + [value_on(r) for r in idx[1:]]
         if any(isinstance(v, Feedback) or is_stub(v) for v in values):
@@ -313,8 +313,8 @@ def check_minibatch_loglik(
         apart = f"{gap / se:.1f} standard errors apart" if se > 0 else "with no spread at all"
         return wrong(
             ex,
-            f"{said} Averaged over the {num_batches} batches yours give {values.mean():.1f}, "
-            f"the full-data sum is {full:.1f}: {apart}, {verdict}.",
+            f"{said} Averaged over the {num_batches} batches yours give {values.mean():,.1f}, "
+            f"the full-data sum is {full:,.1f}: {apart}, {verdict}.",
         )
     values = [first]
     for j, rows in enumerate(idx[1:], start=2):
@@ -325,8 +325,8 @@ def check_minibatch_loglik(
         if not close(value, refs[j - 1], rtol=COMPUTED):
             return wrong(
                 ex,
-                f"Right on the first batch but not on batch {j} ({fmt(value)} for "
-                f"{fmt(refs[j - 1])}): compute from the batch you are given, nothing else.",
+                f"Right on the first batch but not on batch {j} ({value:,.1f} for "
+                f"{refs[j - 1]:,.1f}): compute from the batch you are given, nothing else.",
             )
         values.append(value)
     other = k // 5 if k >= 5 else k + 1  # a batch of another size: is B read from it?
@@ -347,14 +347,14 @@ def check_minibatch_loglik(
         return wrong(ex, f"{lead}: read B from the batch, len(y_batch).")
     values = np.array(values)
     gap, se = abs(values.mean() - full), values.std(ddof=1) / np.sqrt(num_batches)
-    apart = f"{gap / se:.1f} standard errors apart" if se > 0 else "equal: every row alike"
+    apart = f"{gap / se:.1f} standard errors apart" if se > 0 else "with no spread: every row alike"
     sd = n * ll.std() / np.sqrt(k)
     return right(
         ex,
         f"On every batch. Averaged over the {num_batches} batches your estimates give "
-        f"{values.mean():.1f}, the full-data sum is {full:.1f}: {apart} (an unbiased "
+        f"{values.mean():,.1f}, the full-data sum is {full:,.1f}: {apart} (an unbiased "
         f"estimate's average is within 2 for about 95% of seeds). One batch's estimate has "
-        f"sd n sd_row / sqrt(B) = {fmt(sd)}, "
+        f"sd n sd_row / sqrt(B) = {sd:,.0f}, "
         f"{sd / abs(full):.1%} of the sum: that is the noise in each minibatch step.",
     )
 
@@ -406,10 +406,10 @@ def check_minibatch_noise_prediction(
     sd_big, sd_small = n * ll.std() / np.sqrt(k), n_small * ll[:n_small].std() / np.sqrt(k)
     ref, growth = sd_big / sd_small, n / n_small
     why = (
-        f"one batch's estimate has sd n sd_row / sqrt(B): {fmt(sd_small)} on {n_small} rows, "
-        f"{fmt(sd_big)} on {n}. The batch still has {k} rows, but each now stands for "
-        f"{fmt(growth)} times as many, and the per-row sd hardly changes (ratio "
-        f"{ll.std() / ll[:n_small].std():.3f}). Relative to a posterior sd that shrinks as "
+        f"one batch's estimate has sd n sd_row / sqrt(B): {sd_small:,.0f} on {n_small:,} rows, "
+        f"{sd_big:,.0f} on {n:,}. The batch still has {k} rows, but each now stands for "
+        f"{fmt(growth)} times as many, while the per-row sd changes by a factor "
+        f"{ll.std() / ll[:n_small].std():.3f}. Relative to a posterior sd that shrinks as "
         f"1 / sqrt(n), the noise grows {ref * np.sqrt(growth):.1f}-fold."
     )
     if abs(got - ref) <= PREDICTED * ref:
