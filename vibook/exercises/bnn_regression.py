@@ -302,8 +302,9 @@ def check_gap_point_prediction(answer, *, f_draws, sigma_draws, y_new=0.0) -> Fe
         f"reweighting the {f.size} draws by the new point's likelihood (an effective sample "
         f"size of {ess:.0f}) takes the epistemic sd at this input from {fmt(np.sqrt(epi))} to "
         f"{fmt(np.sqrt(epi_after))}, while the noise part stays near {fmt(np.sqrt(ale_after))}: "
-        f"the predictive sd goes from {fmt(before)} to {fmt(ref)}. As for a Normal mean, the "
-        "precisions add: 1 / epistemic variance + 1 / noise variance. The point shrinks the "
+        f"the predictive sd goes from {fmt(before)} to {fmt(ref)}. The closed form for a Normal "
+        "mean, where precisions add (1 / epistemic variance + 1 / noise variance), gives "
+        f"{fmt(np.sqrt(1 / (1 / epi + 1 / ale) + ale))}. The point shrinks the "
         "epistemic part; no point removes the noise."
     )
     if abs(got - ref) <= PREDICTION_TOL:

@@ -111,8 +111,8 @@ def check_minibatch_scale(
             ex,
             f"Each of the {b} rows stands for {fmt(scale)} of the {n:,}: the estimate is "
             f"{est:,.1f} and the ELBO {est - kl:,.1f}. The KL, {fmt(kl)} nats, is "
-            f"{kl / abs(est - kl):.4%} of it; scaled by n / B by mistake it would be "
-            f"{scale * kl:,.1f}.",
+            f"{kl / abs(est - kl):.4%} of the ELBO's magnitude; scaled by n / B by mistake it "
+            f"would be {scale * kl:,.1f}.",
         )
     mistakes = [
         (
@@ -354,8 +354,8 @@ def check_minibatch_loglik(
         f"On every batch. Averaged over the {num_batches} batches your estimates give "
         f"{values.mean():,.1f}, the full-data sum is {full:,.1f}: {apart} (an unbiased "
         f"estimate's average is within 2 for about 95% of seeds). One batch's estimate has "
-        f"sd n sd_row / sqrt(B) = {sd:,.0f}, "
-        f"{sd / abs(full):.1%} of the sum: that is the noise in each minibatch step.",
+        f"sd {sd:,.0f} over batches, {sd / abs(full):.1%} of the sum: that is the noise in "
+        "each minibatch step's estimate.",
     )
 
 
@@ -406,11 +406,12 @@ def check_minibatch_noise_prediction(
     sd_big, sd_small = n * ll.std() / np.sqrt(k), n_small * ll[:n_small].std() / np.sqrt(k)
     ref, growth = sd_big / sd_small, n / n_small
     why = (
-        f"one batch's estimate has sd n sd_row / sqrt(B): {sd_small:,.0f} on {n_small:,} rows, "
+        f"one batch's estimate has sd n s / sqrt(B), with s the sd of the per-row "
+        f"log-likelihoods: {sd_small:,.0f} on {n_small:,} rows, "
         f"{sd_big:,.0f} on {n:,}. The batch still has {k} rows, but each now stands for "
         f"{fmt(growth)} times as many, while the per-row sd changes by a factor "
-        f"{ll.std() / ll[:n_small].std():.3f}. Relative to a posterior sd that shrinks as "
-        f"1 / sqrt(n), the noise grows {ref * np.sqrt(growth):.1f}-fold."
+        f"{ll.std() / ll[:n_small].std():.3f}. As a share of the full-data sum, which grows "
+        "as n too, the noise stays the same."
     )
     if abs(got - ref) <= PREDICTED * ref:
         return right(ex, f"{fmt(got)} is within 10% of {fmt(ref)}: {why}")
