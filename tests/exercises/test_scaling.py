@@ -67,7 +67,9 @@ def test_minibatch_scale_right_answer_from_numpyros_plate(case):
 
 
 def test_minibatch_scale_says_how_small_the_kl_is():
-    says(check_minibatch_scale((2000, -586200.0, -586234.9), **SCALE), "right", "0.0060% of the ELBO")
+    says(
+        check_minibatch_scale((2000, -586200.0, -586234.9), **SCALE), "right", "0.0060% of the ELBO"
+    )
 
 
 def test_minibatch_scale_reports_the_stub_and_never_raises():

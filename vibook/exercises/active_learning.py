@@ -221,7 +221,7 @@ def check_bald(
     n_draws, n_points, n_classes : int
         The shape of the probabilities handed to ``func``: (n_draws, n_points, n_classes).
     concentration : float
-        The Dirichlet's parameter (> 0): small values make each draw sure of some class.
+        The Dirichlet's parameter (> 0): smaller values make each draw surer of some class.
     seed : int
         Seed of the probabilities.
 
