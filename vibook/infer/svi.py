@@ -48,8 +48,13 @@ def _to_datatree(draws, observed, dims) -> xr.DataTree:
 
 
 def _shard_data_axis(model_args, model_kwargs):
-    """Split the data axis of the array arguments over a 1-D mesh of all local devices."""
-    devices = jax.local_devices()
+    """Split the data axis of the array arguments over a 1-D mesh of every process's devices.
+
+    With one process the mesh is its local devices. After ``jax.distributed.initialize`` it spans
+    the devices of all processes: each process passes the same full arrays, and
+    ``jax.make_array_from_callback`` keeps on each device only the rows that device holds.
+    """
+    devices = jax.devices()
     is_array = lambda v: isinstance(v, np.ndarray | jax.Array) and v.ndim >= 1  # noqa: E731
     arrays = [v for v in (*model_args, *model_kwargs.values()) if is_array(v)]
     if not arrays:
@@ -67,7 +72,8 @@ def _shard_data_axis(model_args, model_kwargs):
     def place(v):
         if not isinstance(v, np.ndarray | jax.Array):
             return v
-        return jax.device_put(v, split if v.ndim >= 1 and v.shape[0] == n else copied)
+        where = split if v.ndim >= 1 and v.shape[0] == n else copied
+        return jax.make_array_from_callback(v.shape, where, lambda index: v[index])
 
     return tuple(place(v) for v in model_args), {k: place(v) for k, v in model_kwargs.items()}
 
@@ -144,10 +150,13 @@ def run_svi(
     progress_bar : bool, optional
         Defaults to on in a notebook, off elsewhere and whenever ``VIBOOK_PROGRESS=0``.
     shard_data : bool
-        Run each step data-parallel over all local JAX devices: array arguments whose leading axis
-        has the first one's length (the data axis) are split along it over a 1-D device mesh, others
+        Run each step data-parallel over all JAX devices: array arguments whose leading axis has
+        the first one's length (the data axis) are split along it over a 1-D device mesh, others
         are copied to every device, and XLA partitions the step. Equal to the single-device result
-        up to rounding; the data axis must be a multiple of ``jax.local_device_count()``.
+        up to rounding; the data axis must be a multiple of ``jax.device_count()``. After
+        ``jax.distributed.initialize`` the mesh spans the devices of every process: each process
+        makes the same call with the same data and keeps only its own rows on its devices, and
+        each gets the whole fit back.
 
     Returns
     -------
