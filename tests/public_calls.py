@@ -863,6 +863,18 @@ CASES = [
     ),
     _c("vibook.topics.topic_word_distributions", P("fit", LDA_FIT, "fit")),
     _c(
+        "vibook.online_lda.fit_lda_natural",
+        KEY,
+        P("counts", COUNTS, "counts", paired=True),
+        P("word_ids", WORD_IDS, "counts", paired=True),
+        K("n_topics", 2, "count"),
+        K("n_vocab", 20, "count"),
+        K("num_steps", 6, "count"),
+        K("subsample_size", 4, "optcount", maximum=8),
+        K("local_steps", 3, "count"),
+        K("restarts", 2, "count"),
+    ),
+    _c(
         "vibook.topics.seed_topics",
         P("counts", COUNTS, "counts", paired=True),
         P("word_ids", WORD_IDS, "counts", paired=True),

@@ -20,6 +20,7 @@ GROUND |= {"vibook.data", "vibook.corpora"}
 TASKS = {
     "vibook.mixtures",
     "vibook.topics",
+    "vibook.online_lda",
     "vibook.topic_scores",
     "vibook.cavi",
     "vibook.regression",
@@ -49,6 +50,7 @@ WHOLE_PACKAGE_TESTS = {
     "test_venv_setup.py",
     "test_binder.py",
     "test_devices.py",
+    "test_distributed.py",  # run_svi(shard_data=True) across processes (benchmarks/distributed.py)
     "test_upstream_contract.py",
     "test_exercises.py",  # vibook.exercises with the notebooks' exercises and their student edition
 }

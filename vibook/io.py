@@ -39,11 +39,12 @@ import jax
 import numpy as np
 import numpyro
 import xarray as xr
-from numpyro.infer import SVI, Trace_ELBO
+from numpyro.infer import SVI
 from numpyro.infer.svi import SVIState
 
 from vibook._checks import check_bool
 from vibook.fit import SVIFit, as_datatree
+from vibook.infer.elbo import OrderedTraceELBO
 
 __all__ = ["SavedFit", "load", "save"]
 
@@ -122,7 +123,7 @@ class SavedFit:
             raise TypeError(f"guide must be a NumPyro guide; got {type(guide).__name__}")
         if optimizer is None:
             optimizer = numpyro.optim.Adam(0.01 if learning_rate is None else learning_rate)
-        svi = SVI(model, guide, optimizer, loss if loss is not None else Trace_ELBO())
+        svi = SVI(model, guide, optimizer, loss if loss is not None else OrderedTraceELBO())
         template = svi.init(jax.random.key(0), *model_args, **model_kwargs)
         leaves, treedef = jax.tree.flatten(template)
         if len(leaves) != len(self.state_leaves):

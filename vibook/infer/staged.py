@@ -40,10 +40,11 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 import numpyro
-from numpyro.infer import SVI, Predictive, Trace_ELBO
+from numpyro.infer import SVI, Predictive
 from numpyro.infer.autoguide import AutoContinuous, AutoGuide, AutoNormal
 from numpyro.infer.svi import SVIState
 
+from vibook.infer.elbo import OrderedTraceELBO
 from vibook.infer.psis import full_data, log_ratios
 from vibook.loop import Progress, scan_steps
 
@@ -129,7 +130,7 @@ class FitJob:
     guide: Callable | None  # None: a new AutoNormal(model)
     optimizer: Any  # None: Adam(learning_rate)
     learning_rate: float | None
-    loss: Any  # None: Trace_ELBO()
+    loss: Any  # None: OrderedTraceELBO()
     info: ModelInfo
     fit_args: tuple  # the data as the steps see it (split over devices with shard_data)
     fit_kwargs: dict
@@ -148,10 +149,14 @@ class FitJob:
 
 
 def make_svi(model, guide, optimizer, learning_rate, loss) -> SVI:
-    """A new ``SVI``; ``None`` means the default: AutoNormal, Adam(learning_rate), Trace_ELBO."""
+    """A new ``SVI``; ``None`` means the default (AutoNormal, Adam, OrderedTraceELBO).
+
+    :class:`vibook.infer.elbo.OrderedTraceELBO` is ``Trace_ELBO`` whose program is the same in
+    every process, so that the persistent compile cache finds it.
+    """
     guide = AutoNormal(model) if guide is None else guide
     optimizer = numpyro.optim.Adam(learning_rate) if optimizer is None else optimizer
-    return SVI(model, guide, optimizer, Trace_ELBO() if loss is None else loss)
+    return SVI(model, guide, optimizer, OrderedTraceELBO() if loss is None else loss)
 
 
 class Program(NamedTuple):

@@ -138,7 +138,8 @@ def run_svi(
     learning_rate : float, optional
         Step size of the default Adam optimiser (0.01 by default); not with ``optimizer``.
     loss : numpyro ELBO, optional
-        Defaults to ``Trace_ELBO()`` (one particle).
+        Defaults to :class:`vibook.infer.elbo.OrderedTraceELBO` (``Trace_ELBO()``, one particle,
+        summed in an order that does not change between processes).
     psis_draws : int or None
         Draws of the guide for the PSIS k-hat ``fit.khat``, computed inside the fit on all the data
         (the default matches :func:`vibook.diagnostics.psis_diagnostic`'s). ``None`` skips it

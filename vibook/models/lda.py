@@ -236,14 +236,22 @@ def lda(
 
 
 @jax.jit
-def doc_concentrations(counts, word_ids, log_topics, alpha, n_iter):
-    """Dirichlet parameters of documents' proportions by the LDA E-step, topics held fixed."""
-    beta_at_words = jnp.exp(log_topics).T[word_ids]  # (docs, slots, K)
+def doc_concentrations(counts, word_ids, log_topics, alpha, n_iter, gamma0=None):
+    """Dirichlet parameters of documents' proportions by the LDA E-step, topics held fixed.
+
+    ``n_iter`` coordinate-ascent iterations from ``gamma0`` (each document's tokens spread evenly
+    over the topics by default, or an earlier E-step's result).
+    """
+    # The barrier keeps XLA from fusing the computation of the topics into the gather, which would
+    # redo it (a digamma, when they are E[log beta]) for every slot of every document.
+    topics_t = jax.lax.optimization_barrier(jnp.exp(log_topics).T)
+    beta_at_words = topics_t[word_ids]  # (docs, slots, K)
     counts = counts.astype(beta_at_words.dtype)
     n_topics = log_topics.shape[0]
-    gamma0 = alpha + jnp.broadcast_to(
-        counts.sum(-1, keepdims=True) / n_topics, (counts.shape[0], n_topics)
-    )
+    if gamma0 is None:
+        gamma0 = alpha + jnp.broadcast_to(
+            counts.sum(-1, keepdims=True) / n_topics, (counts.shape[0], n_topics)
+        )
 
     def step(_, gamma):
         # phi_dwk is proportional to exp(E[log theta_dk]) beta_kw; gamma = alpha + sum_w n_dw phi_dw
