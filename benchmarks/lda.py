@@ -162,8 +162,11 @@ def interval(values, level=0.9) -> dict:
     mean = float(values.mean())
     if values.size < 2:
         return {"mean": mean, "low": None, "high": None, "n": int(values.size)}
-    half = stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
-    return {"mean": mean, "low": mean - half, "high": mean + half, "n": int(values.size)}
+    sem = stats.sem(values)
+    if sem == 0:  # every seed gave the same value
+        return {"mean": mean, "low": mean, "high": mean, "n": int(values.size)}
+    low, high = stats.t.interval(level, values.size - 1, loc=mean, scale=sem)
+    return {"mean": mean, "low": float(low), "high": float(high), "n": int(values.size)}
 
 
 def run_corpus(name, seeds, *, k, n_docs=20000, n_vocab=5000, settings=None) -> dict:
