@@ -4,7 +4,7 @@ Every checker is fed the stub (it says "not yet answered"), plausible wrong answ
 get the message for its mistake), and the right answer computed a second way: with SciPy,
 scikit-learn or NumPyro, by numerical integration or optimisation, never with the checker's own
 formula. No answer makes a checker raise. The notebooks' exercises are checked for their
-nbgrader markup, and the student edition of notebooks 01-04 (``scripts/student_edition.py``)
+nbgrader markup, and the student edition of notebooks 01-13 (``scripts/student_edition.py``)
 is run top to bottom: nothing fails and every checker says "not yet answered".
 """
 
