@@ -51,6 +51,7 @@ from vibook.models.normal_gamma import NormalGamma
 RNG = np.random.default_rng(0)
 X1 = RNG.normal(size=12)  # 1-D data
 X2 = RNG.normal(size=(12, 2))  # 2-D data
+X2_SQUARE = RNG.uniform(size=(3, 16))  # three 4x4 images, flattened
 Y01 = (X2[:, 0] + 0.3 * RNG.normal(size=12) > 0).astype(np.int64)  # binary labels
 Y3 = np.arange(12) % 3  # three classes
 PROBS = np.full((12, 3), 0.2) + 0.4 * np.eye(3)[Y3]  # rows sum to 1
@@ -197,6 +198,20 @@ def MLP_CLS():
     from vibook.baselines import fit_mlp
 
     return fit_mlp(_key(), X2, Y3, n_classes=3, hidden=(4,), num_steps=20, method="dropout")
+
+
+@Lazy
+def MLP_MAP():
+    from vibook.baselines import fit_mlp
+
+    return fit_mlp(_key(), X2, Y3, n_classes=3, hidden=(4,), num_steps=20, method="map")
+
+
+@Lazy
+def LAPLACE_FIT():
+    from vibook.laplace import fit_last_layer_laplace
+
+    return fit_last_layer_laplace(MLP_MAP.get(), X2, Y3)
 
 
 @Lazy
@@ -735,6 +750,7 @@ CASES = [
         K("num_steps", 5, "count"),
         K("learning_rate", 0.01, "scale"),
         K("batch_size", None, "optcount", maximum=12),
+        K("init", "standard", "choice"),
     ),
     _c(
         "vibook.baselines.mlp_predict_proba",
@@ -764,6 +780,21 @@ CASES = [
         P("probs_by_method", {"bnn": PROBS_DRAWS, "map": PROBS}, "arrays", paired=True),
         P("y", Y3, "labels", n=3, paired=True),
         K("n_bins", 5, "count"),
+    ),
+    # the last-layer Laplace approximation of a MAP network
+    _c(
+        "vibook.laplace.fit_last_layer_laplace",
+        P("fit", MLP_MAP, "fit"),
+        P("x", X2, "data", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
+        K("prior_precisions", np.logspace(-2, 2, 5), "positive", none_ok=True),
+    ),
+    _c(
+        "vibook.laplace.laplace_predict_proba",
+        KEY,
+        P("lfit", LAPLACE_FIT, "fit"),
+        P("x", X2, "data"),
+        K("num_draws", 5, "count"),
     ),
     # metrics
     _c(
@@ -1125,6 +1156,23 @@ CASES = [
         K("classes", [3, 7], "classes", none_ok=True),
         K("standardize", False, "bool"),
     ),
+    _c(
+        "vibook.intervals.seed_interval",
+        P("values", [0.9, 0.95, 0.93], "data"),
+        K("level", 0.9, "prob"),
+    ),
+    _c(
+        "vibook.intervals.seeds_paired_bootstrap",
+        KEY,
+        P("metric", Lazy(lambda: vibook.metrics.nll), "callable"),
+        P("probs_a", [PROBS, PROBS], "fixed"),
+        P("probs_b", [np.roll(PROBS, 1, axis=0), PROBS], "fixed"),
+        P("y", [Y3, Y3], "fixed"),
+        K("num_resamples", 5, "count"),
+        K("level", 0.9, "prob"),
+        K("statistic", "ratio", "choice"),
+    ),
+    _c("vibook.data.rotate_images", P("images", X2_SQUARE, "data"), P("angle", 15.0, "real")),
     _c(
         "vibook.data.synthetic_logistic",
         P("n", 10, "count"),

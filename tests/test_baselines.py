@@ -164,3 +164,29 @@ def test_score_table_bad_input():
         score_table({"one": P_ONE}, Y4, ood={"far": {"other": P_ONE}})
     with pytest.raises(TypeError, match=r"ood\['far'\] must be a dict"):
         score_table({"one": P_ONE}, Y4, ood={"far": P_ONE})
+
+
+def test_a_standard_start_trains_under_a_broad_prior():
+    # Under sd 30 / sqrt(fan_in) a prior draw saturates a ReLU net's logits (sd about 30): 100
+    # Adam steps from it leave the digits far from fitted, while a He start reads them well.
+    from vibook.data import load_digits_split
+
+    d = load_digits_split()
+    kw = dict(n_classes=10, hidden=(100,), activation="relu", prior_scale=30.0, num_steps=100)
+    scores = {}
+    for init in ("prior", "standard"):
+        fit = fit_mlp(jax.random.key(0), d["x_train"], d["y_train"], init=init, **kw)
+        probs = np.asarray(mlp_predict_proba(jax.random.key(1), fit, d["x_test"]))[0]
+        scores[init] = float(np.mean(probs.argmax(1) == d["y_test"]))
+        w0 = np.asarray(fit.weights["w0"])
+        assert w0.shape == (1, 64, 100)
+    assert scores["standard"] > 0.9 > 0.6 > scores["prior"], scores
+    # One Adam step moves each weight by at most about the step size (0.01) from its start: the
+    # biases start at 0 and the first layer's weights with He's sd sqrt(2 / 64) = 0.177.
+    one = fit_mlp(
+        jax.random.key(0), d["x_train"], d["y_train"], init="standard", **kw | {"num_steps": 1}
+    )
+    np.testing.assert_allclose(one.weights["b0"], 0.0, atol=0.011)
+    assert abs(float(np.std(one.weights["w0"])) / (2 / 64) ** 0.5 - 1) < 0.05
+    with pytest.raises(ValueError, match="init"):
+        fit_mlp(jax.random.key(0), d["x_train"], d["y_train"], init="he", **kw)

@@ -11,6 +11,7 @@ from vibook.data import (
     load_faithful,
     load_mnist_5k,
     make_mixture,
+    rotate_images,
     synthetic_logistic,
     two_moons,
 )
@@ -163,3 +164,30 @@ def test_mnist_5k_is_mlxtends_images_split_stratified_and_dequantised():
     assert np.std(d["x_train"] * 256 - k) > 0.25  # noise of U(0, 1): sd 0.29
     with pytest.raises(ValueError, match="n_test"):
         load_mnist_5k(n_test=999)
+
+
+def test_rotate_images_turns_anticlockwise_about_the_centre():
+    d = load_digits_split()
+    x = d["x_test"][:20]
+    # A quarter turn moves pixels exactly onto pixels: it must equal numpy's rot90 (anticlockwise
+    # as drawn), to float32 rounding of the interpolation weights.
+    quarter = rotate_images(x, 90).reshape(-1, 8, 8)
+    np.testing.assert_allclose(quarter, np.rot90(x.reshape(-1, 8, 8), axes=(1, 2)), atol=1e-5)
+    np.testing.assert_allclose(rotate_images(x, -90), rotate_images(x, 270), atol=1e-5)
+    np.testing.assert_array_equal(rotate_images(x, 0), x)
+    tilted = rotate_images(x, 30)
+    assert tilted.shape == x.shape and tilted.dtype == np.float32
+    # Bilinear weights are non-negative and sum to at most 1: no pixel leaves the originals' range.
+    assert tilted.min() >= 0 and tilted.max() <= x.max() + 1e-6
+    assert np.abs(tilted - x).mean() > 0.05  # it moved: a tilt changes a digit's pixels
+    mnist = load_mnist_5k(n_test=10, dequantize=False)["x_test"]
+    assert rotate_images(mnist, 45).shape == (10, 784)
+
+
+def test_rotate_images_refuses_bad_input():
+    with pytest.raises(ValueError, match="images must be square"):
+        rotate_images(np.zeros((2, 10)), 15)
+    with pytest.raises(TypeError, match="angle"):
+        rotate_images(np.zeros((2, 64)), "15")
+    with pytest.raises(ValueError, match="angle must be finite"):
+        rotate_images(np.zeros((2, 64)), float("nan"))

@@ -28,9 +28,11 @@ TASKS = {
     "vibook.autoencoders",
     "vibook.diagnostics",
     "vibook.metrics",
+    "vibook.intervals",
     "vibook.acquisition",
     "vibook.active",
     "vibook.baselines",
+    "vibook.laplace",
     "vibook.io",
 }
 VIEWS = {"vibook.plots", "vibook.panels", "vibook.widgets"}

@@ -28,7 +28,13 @@ import numpy as np
 import numpyro
 import pandas as pd
 
-from vibook._checks import check_array, check_key, check_positive, check_positive_int
+from vibook._checks import (
+    check_array,
+    check_choice,
+    check_key,
+    check_positive,
+    check_positive_int,
+)
 from vibook.loop import check_finite, scan_steps
 from vibook.metrics import (
     accuracy,
@@ -97,18 +103,20 @@ def _forward(weights, x, *, activation, dropout=0.0, key=None):
 
 @functools.lru_cache(maxsize=64)
 def _program(
-    n_classes, hidden, activation, prior_scale, dropout, num_steps, learning_rate, batch_size
+    n_classes, hidden, activation, prior_scale, dropout, num_steps, learning_rate, batch_size, start
 ):
     classify = n_classes is not None
     opt = numpyro.optim.Adam(learning_rate)
+    gain = 2.0 if activation in ("relu", "gelu") else 1.0
 
     def init(key, d):
         sds = prior_sds(d, hidden, n_classes if classify else 1, prior_scale)
         keys = jax.random.split(key, len(sds))
-        weights = {
-            name: sd * jax.random.normal(k, shape)
-            for k, (name, (shape, sd)) in zip(keys, sds.items(), strict=True)
-        }
+        weights = {}
+        for k, (name, (shape, sd)) in zip(keys, sds.items(), strict=True):
+            if start == "standard":  # He (ReLU-like) or LeCun: sd sqrt(gain / fan_in), biases 0
+                sd = (gain / shape[0]) ** 0.5 if name.startswith("w") else 0.0
+            weights[name] = sd * jax.random.normal(k, shape)
         if not classify:
             weights["log_sigma"] = jnp.asarray(0.0)
         return weights, sds
@@ -166,6 +174,7 @@ def fit_mlp(
     num_steps: int = 2000,
     learning_rate: float = 0.01,
     batch_size: int | None = None,
+    init: str = "prior",
 ) -> MLPFit:
     """Train the BNN's architecture without a posterior: MAP, MC dropout or a deep ensemble.
 
@@ -187,6 +196,11 @@ def fit_mlp(
         Ensemble size, used by ``method="ensemble"`` (always checked).
     num_steps, learning_rate, batch_size
         Adam steps, step size, and minibatch size (full batch by default).
+    init : {"prior", "standard"}
+        Start each network from a draw of the prior, or from a standard initialisation (weight
+        sd ``sqrt(2 / fan_in)`` for ReLU-like activations, He et al. 2015, ``sqrt(1 / fan_in)``
+        otherwise; biases 0), as :func:`vibook.networks.fit_bnn`'s MAP start does: under a broad
+        prior a prior draw saturates the units.
 
     Returns
     -------
@@ -217,6 +231,7 @@ def fit_mlp(
         check_positive_int(num_steps, "num_steps"),
         check_positive(learning_rate, "learning_rate"),
         batch_size,
+        check_choice(init, "init", ("prior", "standard")),
     )
     keys = jax.random.split(rng_key, n_members)
     weights, losses = jax.vmap(run, in_axes=(0, None, None))(keys, x, y)

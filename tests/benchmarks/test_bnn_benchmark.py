@@ -15,7 +15,7 @@ def _load():
 
 
 def test_quick_run_has_the_schema():
-    out = _load().main(["--quick", "--methods", "mlp,map,bnn_svi"])
+    out = _load().main(["--quick", "--seed", "0", "--methods", "mlp,map,bnn_svi"])
     assert out["benchmark"] == "bnn_digits" and out["quick"] is True
     assert set(out["rows"]) == {"mlp", "map", "bnn_svi"}
     for row in out["rows"].values():
@@ -41,15 +41,32 @@ def test_quick_run_has_the_schema():
         assert row["low"] <= row["mean"] <= row["high"]
 
 
-def test_several_seeds_report_which_targets_held_on_all():
+def test_several_seeds_report_their_summary_and_targets():
     out = _load().main(
-        ["--quick", "--methods", "mlp,bnn_svi", "--seeds", "0,1", "--resamples", "20"]
+        ["--quick", "--methods", "mlp,bnn_svi", "--seeds", "0,1,2", "--resamples", "20"]
     )
-    assert out["seeds"] == [0, 1] and [r["seed"] for r in out["runs"]] == [0, 1]
+    assert out["seeds"] == [0, 1, 2] and [r["seed"] for r in out["runs"]] == [0, 1, 2]
     assert out["runs"][0]["rows"]["bnn_svi"] != out["runs"][1]["rows"]["bnn_svi"]
+    assert "random_state=2" in out["runs"][2]["split"]  # each seed its own split
     held = out["targets_met_on_every_seed"]
     for target, value in held.items():
         assert value == all(r["targets"][target] for r in out["runs"])
+    summary = out["summary"]
+    for method in ("mlp", "bnn_svi"):
+        nlls = [r["rows"][method]["nll"] for r in out["runs"]]
+        mean = summary["means"][method]["nll"]
+        assert mean["mean"] == pytest.approx(sum(nlls) / 3) and mean["low"] <= mean["high"]
+    ratio = summary["bnn_over_mlp_nll"]
+    assert ratio["estimate"] == pytest.approx(
+        summary["means"]["bnn_svi"]["nll"]["mean"] / summary["means"]["mlp"]["nll"]["mean"],
+        abs=1e-4,
+    )
+    met = out["targets_met"]
+    assert met["nll_le_0.8_mlp_high_below_0.9"] == (
+        ratio["estimate"] <= 0.8 and ratio["high"] < 0.9
+    )
+    assert met["ece_in_calibrated_band_every_seed"] == all(summary["ece_in_calibrated_band"])
+    assert not any(k.startswith("_") for r in out["runs"] for k in r)
 
 
 def test_bad_options_are_refused():
