@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 import vibook.data
@@ -138,6 +139,7 @@ LOADER_ARGS = {
     "make_mixture": ((50,), {}),
     "make_lda_corpus": ((5,), {"n_topics": 2, "n_vocab": 20, "doc_length": 10}),
     "synthetic_logistic": ((20,), {}),
+    "rotate_images": ((np.zeros((2, 64)), 15.0), {}),
     "corpus_from_counts": (([[1, 0, 2], [0, 3, 1]],), {}),
 }
 
