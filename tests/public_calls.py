@@ -68,6 +68,8 @@ CURVES = np.sin(GRID) + 0.1 * RNG.normal(size=(5, 20))  # five functions on GRID
 COUNTS_2D = np.array([[2, 0, 1, 0, 3], [0, 1, 0, 4, 0], [1, 1, 1, 0, 0], [0, 0, 2, 0, 5]])
 VOCAB_5 = ["apple", "banana", "cherry", "date", "elder"]
 IMAGES = RNG.uniform(size=(3, 64))  # three 8x8 images
+IMAGES_7 = np.random.default_rng(11).uniform(size=(12, 49)).astype(np.float32)  # 7x7 images
+CNN_SMALL = dict(image_shape=(7, 7), filters=(4, 4), kernel=2, hidden=8)
 # Two well-separated clusters: what the mixture explorer is meant for.
 MIX_X = np.concatenate([RNG.normal(-2.0, 0.5, size=(15, 2)), RNG.normal(2.0, 0.5, size=(15, 2))])
 
@@ -205,6 +207,13 @@ def MLP_MAP():
     from vibook.baselines import fit_mlp
 
     return fit_mlp(_key(), X2, Y3, n_classes=3, hidden=(4,), num_steps=20, method="map")
+
+
+@Lazy
+def CNN_FIT():
+    from vibook.convnets import fit_dropout_cnn
+
+    return fit_dropout_cnn(_key(), IMAGES_7, Y3, num_steps=5, batch_size=4, **CNN_SMALL)
 
 
 @Lazy
@@ -780,6 +789,29 @@ CASES = [
         P("probs_by_method", {"bnn": PROBS_DRAWS, "map": PROBS}, "arrays", paired=True),
         P("y", Y3, "labels", n=3, paired=True),
         K("n_bins", 5, "count"),
+    ),
+    # the MC-dropout convolutional network
+    _c(
+        "vibook.convnets.fit_dropout_cnn",
+        KEY,
+        P("x", IMAGES_7, "data", paired=True),
+        P("y", Y3, "labels", n=3, paired=True),
+        K("image_shape", (7, 7), "fixed"),
+        K("n_classes", 3, "count", none_ok=True),
+        K("filters", (4, 4), "fixed"),
+        K("kernel", 2, "fixed"),
+        K("hidden", 8, "count"),
+        K("prior_precision", 1.0, "positive"),
+        K("num_steps", 3, "count"),
+        K("batch_size", 4, "count"),
+        K("learning_rate", 1e-3, "positive"),
+    ),
+    _c(
+        "vibook.convnets.dropout_cnn_predict_proba",
+        KEY,
+        P("fit", CNN_FIT, "fit"),
+        P("x", IMAGES_7, "data"),
+        K("num_draws", 3, "count"),
     ),
     # the last-layer Laplace approximation of a MAP network
     _c(

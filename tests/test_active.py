@@ -137,3 +137,56 @@ def test_loop_bad_input(key):
         run_active_learning(key, x, y, x, y, hidden=(), prior_scale=(1.0, 2.0, 3.0))
     with pytest.raises(TypeError, match="hidden must be a sequence"):
         run_active_learning(key, x, y, x, y, hidden=None)
+
+
+def test_cnn_loop_acquires_and_compiles_once(count_compilations):
+    """The MC-dropout CNN in the same loop: 8x8 digits, one compilation after round 1."""
+    from vibook.convnets import CNNFit
+    from vibook.data import load_digits_split
+
+    d = load_digits_split(seed=0)
+    x, y, xt, yt = d["x_train"][:300], d["y_train"][:300], d["x_test"][:200], d["y_test"][:200]
+    cnn = dict(image_shape=(8, 8), filters=(16, 16), kernel=2, hidden=32)
+    marks = []
+    with count_compilations() as compiled:
+        res = run_active_learning(
+            jax.random.key(3),
+            x,
+            y,
+            xt,
+            yt,
+            acquisition="bald",
+            model="dropout_cnn",
+            standardize=False,
+            cnn_options=cnn,
+            n_rounds=3,
+            batch_size=10,
+            num_steps=200,
+            num_draws=10,
+            learning_rate=3e-3,
+            callback=lambda r, n, acc: marks.append((r, compiled.count)),
+        )
+    np.testing.assert_array_equal(res.n_labels, [20, 30, 40, 50])
+    assert isinstance(res.fit, CNNFit) and res.fit.config["image_shape"] == (8, 8)
+    assert len(set(res.order.tolist())) == 50
+    # each round labels the 10 best-scored points of the pool as it stood
+    for r in range(3):
+        batch = res.order[20 + 10 * r : 30 + 10 * r]
+        rest = np.delete(np.arange(300), res.order[: 20 + 10 * r])
+        assert np.nanmin(res.scores[r][batch]) >= np.nanmax(
+            res.scores[r][np.setdiff1d(rest, batch)]
+        )
+    # 50 labels of 8x8 digits train the small CNN to four times chance (10%) or more
+    assert res.accuracy[-1] >= 0.4, res.accuracy
+    counts = [c for _, c in marks]
+    assert counts[1:] == [counts[1]] * 3, marks  # rounds 2-3 compile nothing
+
+
+def test_cnn_options_bad_input(key):
+    x, y = _blobs(0, 10)
+    with pytest.raises(ValueError, match="model must be one of"):
+        run_active_learning(key, x, y, x, y, model="cnn")
+    with pytest.raises(ValueError, match="cnn_options applies to model='dropout_cnn' only"):
+        run_active_learning(key, x, y, x, y, cnn_options={"hidden": 3})
+    with pytest.raises(ValueError, match=r"cnn_options must not set \['num_steps'\]"):
+        run_active_learning(key, x, y, x, y, model="dropout_cnn", cnn_options={"num_steps": 3})

@@ -31,6 +31,7 @@ TASKS = {
     "vibook.intervals",
     "vibook.acquisition",
     "vibook.active",
+    "vibook.convnets",
     "vibook.baselines",
     "vibook.laplace",
     "vibook.io",

@@ -31,6 +31,7 @@ import numpyro
 
 from vibook._checks import (
     check_array,
+    check_choice,
     check_key,
     check_positive,
     check_positive_int,
@@ -41,11 +42,14 @@ from vibook.acquisition import (
     initial_labelled,
     select_batch,
 )
+from vibook.convnets import CNNFit, dropout_cnn_predict_proba, fit_dropout_cnn
 from vibook.metrics import accuracy
 from vibook.models.bnn import bnn_guide, check_hidden
 from vibook.networks import BNNFit, fit_bnn, predict_proba
 
 __all__ = ["ActiveLearningResult", "Standardizer", "labels_to_reach", "run_active_learning"]
+
+MODELS = ("bnn", "dropout_cnn")
 
 
 class Standardizer(NamedTuple):
@@ -96,9 +100,10 @@ class ActiveLearningResult(NamedTuple):
         Pool scores at each round, before its batch was labelled (NaN for points labelled earlier).
     seconds : float
         Wall-clock time of the run, compilation included.
-    fit : BNNFit
+    fit : BNNFit or CNNFit
         The last round's fit, on standardised inputs: predict new inputs ``x`` with
-        ``predict_proba(key, fit, scaler.apply(x))``.
+        ``predict_proba(key, fit, scaler.apply(x))`` (``dropout_cnn_predict_proba`` for a
+        CNNFit).
     scaler : Standardizer
         The standardisation of the pool and test inputs (the identity if ``standardize=False``).
     """
@@ -109,7 +114,7 @@ class ActiveLearningResult(NamedTuple):
     order: np.ndarray
     scores: np.ndarray
     seconds: float
-    fit: BNNFit
+    fit: BNNFit | CNNFit
     scaler: Standardizer
 
 
@@ -133,6 +138,8 @@ def run_active_learning(
     initial_fits: int = 4,
     learning_rate: float = 0.01,
     standardize: bool = True,
+    model: str = "bnn",
+    cnn_options: dict | None = None,
     callback: Callable | None = None,
 ) -> ActiveLearningResult:
     """Pool-based active learning with a Bayesian neural network, compiled once.
@@ -170,6 +177,14 @@ def run_active_learning(
     standardize : bool
         Centre and scale every input feature by the pool's mean and sd (the pool's inputs are
         known, only its labels are not); features constant on the pool are left unscaled.
+    model : {"bnn", "dropout_cnn"}
+        The mean-field BNN (``hidden``, ``activation`` and ``prior_scale`` describe it), or the
+        MC-dropout convolutional network of :func:`vibook.convnets.fit_dropout_cnn` for rows that
+        are flattened images (Gal et al. 2017), with ``standardize=False`` so that every pixel
+        keeps one scale.
+    cnn_options : dict, optional
+        Further arguments of :func:`~vibook.convnets.fit_dropout_cnn` (``image_shape``,
+        ``filters``, ``batch_size``, ...), with ``model="dropout_cnn"`` only.
     callback : callable, optional
         Called after each fit as ``callback(round, n_labels, accuracy)``; round 0 is the start.
 
@@ -202,6 +217,15 @@ def run_active_learning(
     num_draws = check_positive_int(num_draws, "num_draws")
     initial_fits = check_positive_int(initial_fits, "initial_fits")
     check_positive(learning_rate, "learning_rate")
+    model = check_choice(model, "model", MODELS)
+    if cnn_options is not None and model != "dropout_cnn":
+        raise ValueError(f"cnn_options applies to model='dropout_cnn' only; got model={model!r}")
+    cnn_options = {} if cnn_options is None else dict(cnn_options)
+    reserved = {"mask", "init_params", "num_steps", "learning_rate", "n_classes"} & set(cnn_options)
+    if reserved:
+        raise ValueError(
+            f"cnn_options must not set {sorted(reserved)}: run_active_learning sets them"
+        )
     hidden = check_hidden(hidden)
     if np.ndim(prior_scale) and len(prior_scale) != len(hidden) + 1:
         raise ValueError(
@@ -241,23 +265,27 @@ def run_active_learning(
         activation=activation,
         prior_scale=tuple(prior_scale) if np.ndim(prior_scale) else float(prior_scale),
     )
-    fit_kw = dict(net, num_steps=num_steps, learning_rate=learning_rate)
+    steps = dict(num_steps=num_steps, learning_rate=learning_rate)
+    if model == "bnn":
+        fit_once = functools.partial(fit_bnn, **net, **steps)
+        predict = predict_proba
+    else:
+        fit_once = functools.partial(fit_dropout_cnn, n_classes=n_classes, **cnn_options, **steps)
+        predict = dropout_cnn_predict_proba
 
     def refit(key, params, times):
-        if params is None:
+        if params is None and model == "bnn":
             key, init_key = jax.random.split(key)
             params = _initial_params(init_key, jnp.asarray(x_lab), **net)
         fit = None
         for _ in range(times):
             k, key = jax.random.split(key)
-            fit = fit_bnn(
-                k, x_lab.copy(), y_lab.copy(), mask=mask.copy(), init_params=params, **fit_kw
-            )
+            fit = fit_once(k, x_lab.copy(), y_lab.copy(), mask=mask.copy(), init_params=params)
             params = fit.params
         return fit
 
     def test_accuracy(key, fit):
-        p = predict_proba(key, fit, x_test, num_draws=num_draws)
+        p = predict(key, fit, x_test, num_draws=num_draws)
         return accuracy(np.asarray(p).mean(0), y_test)
 
     add(start_idx)
@@ -271,7 +299,7 @@ def run_active_learning(
         if acquisition == "random":
             scores = np.asarray(jax.random.uniform(draw_key, (x_pool.shape[0],)), np.float64)
         else:
-            probs = predict_proba(draw_key, fit, x_pool, num_draws=num_draws)
+            probs = predict(draw_key, fit, x_pool, num_draws=num_draws)
             scores = acquisition_scores(acquisition, probs)
         all_scores.append(np.where(labelled, np.nan, scores))
         add(select_batch(scores, labelled, batch_size))
