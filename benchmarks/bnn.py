@@ -130,17 +130,24 @@ def _scores(probs, y, probs_in, probs_out):
     }
 
 
-def _sklearn_mlp(seed, full, ood, quick):
+def fit_sklearn_mlp(seed, x, y, quick):
+    """scikit-learn's MLPClassifier (100 ReLU units, Adam) fitted to (x, y); also used by shift.py.
+
+    Its ConvergenceWarning (at ``max_iter``) is silenced: the benchmark reports its scores as
+    they are.
+    """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
+    clf = MLPClassifier(hidden_layer_sizes=(100,), random_state=seed, max_iter=20 if quick else 500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(x, y)
+
+
+def _sklearn_mlp(seed, full, ood, quick):
     def fit(x, y):
-        clf = MLPClassifier(
-            hidden_layer_sizes=(100,), random_state=seed, max_iter=20 if quick else 500
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return clf.fit(x, y)
+        return fit_sklearn_mlp(seed, x, y, quick)
 
     t = time.perf_counter()
     clf = fit(full["x_train"], full["y_train"])

@@ -60,6 +60,14 @@ def check_real(value, name: str) -> float:
     return float(value)
 
 
+def check_level(value, name: str = "level") -> float:
+    """Check that ``value`` is a coverage (an interval's probability) in (0, 1)."""
+    value = check_real(value, name)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be in (0, 1); got {value}")
+    return value
+
+
 def check_array(
     value,
     name: str,

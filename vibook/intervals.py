@@ -22,17 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from vibook._checks import check_array, check_choice, check_key, check_positive_int
+from vibook._checks import check_array, check_choice, check_key, check_level, check_positive_int
 
 __all__ = ["seed_interval", "seeds_paired_bootstrap"]
-
-
-def _level(level) -> float:
-    if isinstance(level, bool) or not isinstance(level, int | float):
-        raise TypeError(f"level must be a number in (0, 1); got {type(level).__name__}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1); got {level}")
-    return float(level)
 
 
 def seed_interval(values, *, level: float = 0.9) -> dict[str, float | int | None]:
@@ -54,7 +46,7 @@ def seed_interval(values, *, level: float = 0.9) -> dict[str, float | int | None
     values = check_array(values, "values", ndim=1).astype(float)
     if not np.all(np.isfinite(values)):
         raise ValueError("values must be finite")
-    level = _level(level)
+    level = check_level(level)
     mean, n = float(values.mean()), int(values.size)
     if n < 2:
         return {"mean": mean, "low": None, "high": None, "n": n}
@@ -129,7 +121,7 @@ def seeds_paired_bootstrap(
         if ys.shape[0] < 2:
             raise ValueError(f"seed {s}: y must hold at least 2 test points; got {ys.shape[0]}")
     num_resamples = check_positive_int(num_resamples, "num_resamples", minimum=2)
-    level = _level(level)
+    level = check_level(level)
     ratio = check_choice(statistic, "statistic", ("ratio", "difference")) == "ratio"
 
     def stat(ma, mb):

@@ -21,8 +21,8 @@ from vibook._checks import (
     check_array,
     check_choice,
     check_key,
+    check_level,
     check_positive_int,
-    check_real,
 )
 
 __all__ = [
@@ -174,7 +174,7 @@ def ece_if_calibrated(
     p = _probs(probs)
     n_bins = check_positive_int(n_bins, "n_bins")
     num_draws = check_positive_int(num_draws, "num_draws", minimum=2)
-    level = _check_level(level)
+    level = check_level(level)
     labels = np.asarray(
         jax.random.categorical(rng_key, jnp.log(jnp.asarray(p)), axis=-1, shape=(num_draws, len(p)))
     )
@@ -193,13 +193,6 @@ def ece_if_calibrated(
         "high": float(high),
         "draws": draws,
     }
-
-
-def _check_level(level) -> float:
-    level = check_real(level, "level")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1); got {level}")
-    return level
 
 
 def _entropy(p, axis=-1):
@@ -308,7 +301,7 @@ def ood_auroc_interval(
         if len(v) < 2:
             raise ValueError(f"{name} must hold at least 2 scores to resample; got {len(v)}")
     num_resamples = check_positive_int(num_resamples, "num_resamples", minimum=2)
-    level = _check_level(level)
+    level = check_level(level)
 
     def auroc(x_in, x_out, axis=-1):
         u = mannwhitneyu(x_out, x_in, axis=axis).statistic
@@ -381,7 +374,7 @@ def paired_bootstrap(
         raise ValueError(f"probs_a and probs_b must have the same shape; got {a.shape}, {b.shape}")
     y = _labels(y, a)
     num_resamples = check_positive_int(num_resamples, "num_resamples", minimum=2)
-    level = _check_level(level)
+    level = check_level(level)
     ratio = check_choice(statistic, "statistic", ("difference", "ratio")) == "ratio"
 
     def stat(ma, mb):
